@@ -1,0 +1,49 @@
+# Two commands for developers: `make run` and `make test`. Everything else is optional.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INDEX := var/index
+CORPUS := corpus/wikinews.jsonl
+PORT ?= 8000
+WORKERS ?= 2
+
+.PHONY: run test install index lint format bench evaluate clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+index: $(INDEX)/manifest.json
+
+$(INDEX)/manifest.json: $(CORPUS) $(VENV)/.installed
+	$(BIN)/recommender build --corpus $(CORPUS) --out $(INDEX)
+
+run: install index
+	RECOMMENDER_INDEX=$(INDEX) $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
+		--access-logfile - 'service:create_app()'
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python bench/build.py
+
+evaluate: install
+	@for corpus in bbc reuters21578 mind-sample; do \
+		$(BIN)/recommender evaluate --corpus ../shared/corpora/$$corpus/articles.jsonl --k 5 || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) var *.egg-info

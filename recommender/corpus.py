@@ -1,0 +1,165 @@
+"""Articles and the JSON Lines corpus they come in.
+
+One article per line: ``id``, ``title``, ``body`` are required; ``url``,
+``section``, ``published_at`` (ISO 8601), ``tags`` and ``image_url`` are
+optional. Bad rows are reported as ``file:line: reason`` and skipped, so one
+broken row in a CMS export does not stop the nightly build; a corpus that is
+mostly broken does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from recommender.errors import CorpusError
+
+DEFAULT_MAX_BAD_FRACTION = 0.01
+_OPTIONAL_TEXT_FIELDS = ("url", "section", "image_url")
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    id: str
+    title: str
+    body: str
+    url: str | None = None
+    section: str | None = None
+    published_at: str | None = None
+    tags: tuple[str, ...] = ()
+    image_url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["tags"] = list(self.tags)
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+@dataclass(slots=True)
+class Corpus:
+    """The good articles of a corpus file, plus what was wrong with the rest."""
+
+    articles: list[Article]
+    problems: list[RowProblem] = field(default_factory=list)
+    checksum: str = ""
+    rows: int = 0
+    path: str = ""
+
+
+def parse_article(row: object) -> Article:
+    """Validate one decoded row; raises ValueError with a reason a human can act on."""
+    if not isinstance(row, Mapping):
+        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    values: dict[str, Any] = {}
+    for name in ("id", "title", "body"):
+        value = row.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"field {name!r} must be a non-empty string")
+        values[name] = value.strip() if name != "body" else value
+    for name in _OPTIONAL_TEXT_FIELDS:
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"field {name!r} must be a string or null")
+        values[name] = value or None
+    for name in ("url", "image_url"):
+        if values[name] and not values[name].startswith(("http://", "https://", "/")):
+            raise ValueError(f"field {name!r} must be an http(s) URL or an absolute path")
+    published_at = row.get("published_at")
+    if published_at is not None:
+        if not isinstance(published_at, str):
+            raise ValueError("field 'published_at' must be an ISO 8601 string or null")
+        try:
+            datetime.fromisoformat(published_at)
+        except ValueError:
+            raise ValueError(f"field 'published_at' is not ISO 8601: {published_at!r}") from None
+    values["published_at"] = published_at or None
+    tags = row.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise ValueError("field 'tags' must be a list of strings")
+    values["tags"] = tuple(tags)
+    return Article(**values)
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def _numbered_rows(path: Path, digest: Any) -> Iterator[tuple[int, bytes]]:
+    with _open_binary(path) as stream:
+        for number, raw in enumerate(stream, start=1):
+            digest.update(raw)
+            yield number, raw
+
+
+def load_corpus(path: str | Path, max_bad_fraction: float = DEFAULT_MAX_BAD_FRACTION) -> Corpus:
+    """Read a ``.jsonl`` or ``.jsonl.gz`` corpus, skipping and reporting bad rows.
+
+    Raises CorpusError when the file is unreadable, holds no good article, or more
+    than ``max_bad_fraction`` of its rows are bad: a build from such an export
+    would publish a broken index.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"{path}: no such corpus file")
+    digest = hashlib.sha256()
+    articles: list[Article] = []
+    problems: list[RowProblem] = []
+    first_line_of: dict[str, int] = {}
+    rows = 0
+    try:
+        for number, raw in _numbered_rows(path, digest):
+            if not raw.strip():
+                continue
+            rows += 1
+            try:
+                article = parse_article(json.loads(raw))
+            except UnicodeDecodeError as error:
+                problems.append(RowProblem(str(path), number, f"not UTF-8: {error.reason}"))
+                continue
+            except json.JSONDecodeError as error:
+                problems.append(RowProblem(str(path), number, f"invalid JSON: {error.msg}"))
+                continue
+            except ValueError as error:
+                problems.append(RowProblem(str(path), number, str(error)))
+                continue
+            first = first_line_of.setdefault(article.id, number)
+            if first != number:
+                reason = f"duplicate id {article.id!r}, first seen at line {first}; row skipped"
+                problems.append(RowProblem(str(path), number, reason))
+                continue
+            articles.append(article)
+    except (OSError, EOFError) as error:
+        raise CorpusError(f"{path}: cannot read corpus: {error}") from error
+    corpus = Corpus(articles, problems, digest.hexdigest(), rows, str(path))
+    check_corpus(corpus, max_bad_fraction)
+    return corpus
+
+
+def check_corpus(corpus: Corpus, max_bad_fraction: float) -> None:
+    """Refuse a corpus with no good row or too large a share of bad ones."""
+    if not corpus.articles:
+        raise CorpusError(f"{corpus.path}: no valid article in {corpus.rows} rows")
+    bad = len(corpus.problems)
+    if bad > max_bad_fraction * corpus.rows:
+        raise CorpusError(
+            f"{corpus.path}: {bad} of {corpus.rows} rows are bad "
+            f"({bad / corpus.rows:.1%}, more than the allowed {max_bad_fraction:.1%})"
+        )

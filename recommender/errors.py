@@ -1,0 +1,26 @@
+"""Typed domain errors; the CLI and the HTTP layer translate them at the edge."""
+
+from __future__ import annotations
+
+
+class RecommenderError(Exception):
+    """Base class, so callers can catch everything this package raises on purpose."""
+
+
+class CorpusError(RecommenderError, ValueError):
+    """The corpus as a whole cannot be used (too many bad rows, none good, unreadable)."""
+
+
+class UnknownArticle(RecommenderError, KeyError):
+    """No article with this id is in the index."""
+
+    def __init__(self, article_id: str) -> None:
+        super().__init__(article_id)
+        self.article_id = article_id
+
+    def __str__(self) -> str:
+        return f"no article with id {self.article_id!r}"
+
+
+class IncompatibleIndex(RecommenderError, ValueError):
+    """The index on disk is missing, damaged, or from another format or library version."""

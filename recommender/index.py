@@ -1,0 +1,277 @@
+"""The related-articles index: build it once, save it, load it, look lists up.
+
+A request only looks up precomputed rows, so answering costs microseconds no
+matter how large the corpus. On disk an index is one directory:
+
+- ``manifest.json``: format version, library versions, counts, parameters,
+  corpus checksum and the size and SHA-256 of every other file;
+- ``arrays.joblib``: neighbour ids and scores and the TF-IDF matrix, as plain
+  arrays that load memory-mapped, so that several workers share one copy;
+- ``vectorizer.joblib``: the fitted vectoriser (a pickle: load only
+  indexes you built, from configured paths);
+- ``articles.jsonl``: what the API shows of each article, in row order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from scipy import sparse
+from sklearn.pipeline import FeatureUnion
+
+from recommender.corpus import Article, Corpus
+from recommender.errors import IncompatibleIndex, UnknownArticle
+from recommender.neighbours import SearchSettings, top_neighbours
+from recommender.vectorize import VectorizerSettings, fit_vectorizer, vocabulary_size
+
+FORMAT_VERSION = 1
+EXCERPT_CHARS = 600
+MANIFEST = "manifest.json"
+_ARRAYS = "arrays.joblib"
+_VECTORIZER = "vectorizer.joblib"
+_ARTICLES = "articles.jsonl"
+
+StageProgress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    article: dict[str, Any]
+    score: float
+
+
+class Index:
+    """A built index, in memory after a build or memory-mapped after a load."""
+
+    def __init__(
+        self,
+        manifest: dict[str, Any],
+        articles: list[dict[str, Any]],
+        neighbour_ids: np.ndarray,
+        neighbour_scores: np.ndarray,
+        matrix: sparse.csr_matrix,
+        vectorizer: FeatureUnion,
+    ) -> None:
+        self.manifest = manifest
+        self.articles = articles
+        self.neighbour_ids = neighbour_ids
+        self.neighbour_scores = neighbour_scores
+        self.matrix = matrix
+        self.vectorizer = vectorizer
+        self._row_of = {article["id"]: row for row, article in enumerate(articles)}
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    def __len__(self) -> int:
+        return len(self.articles)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._row_of
+
+    def row_of(self, article_id: str) -> int:
+        try:
+            return self._row_of[article_id]
+        except KeyError:
+            raise UnknownArticle(article_id) from None
+
+    def article(self, article_id: str) -> dict[str, Any]:
+        return self.articles[self.row_of(article_id)]
+
+    def related(self, article_id: str, limit: int) -> list[Neighbour]:
+        """The ``limit`` most similar articles, best first, without the article and its duplicates."""
+        row = self.row_of(article_id)
+        found: list[Neighbour] = []
+        for neighbour, score in zip(self.neighbour_ids[row], self.neighbour_scores[row], strict=True):
+            if neighbour < 0 or len(found) == limit:
+                break
+            found.append(Neighbour(self.articles[neighbour], float(score)))
+        return found
+
+
+def _version(built_at: datetime, checksum: str) -> str:
+    return f"{built_at:%Y%m%dT%H%M%SZ}-{checksum[:8]}"
+
+
+def _article_record(article: Article) -> dict[str, Any]:
+    record = article.to_dict()
+    record["excerpt"] = record.pop("body")[:EXCERPT_CHARS]
+    return record
+
+
+def build_index(
+    corpus: Corpus,
+    vectorizer_settings: VectorizerSettings = VectorizerSettings(),
+    search_settings: SearchSettings = SearchSettings(),
+    progress: StageProgress | None = None,
+) -> Index:
+    """Vectorise the corpus and find every article's neighbours, all in memory."""
+    started = time.perf_counter()
+    report = progress or (lambda stage, done, total: None)
+    report("vectorising", 0, len(corpus.articles))
+    vectorizer, matrix = fit_vectorizer(corpus.articles, vectorizer_settings)
+    report("vectorising", len(corpus.articles), len(corpus.articles))
+    ids, scores = top_neighbours(matrix, search_settings, lambda done, total: report("neighbours", done, total))
+    built_at = datetime.now(UTC).replace(microsecond=0)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "version": _version(built_at, corpus.checksum),
+        "built_at": built_at.isoformat(),
+        "build_seconds": round(time.perf_counter() - started, 3),
+        "corpus": {
+            "path": corpus.path,
+            "sha256": corpus.checksum,
+            "rows": corpus.rows,
+            "bad_rows": len(corpus.problems),
+        },
+        "article_count": len(corpus.articles),
+        "vocabulary_size": vocabulary_size(vectorizer),
+        "parameters": {"vectorizer": vectorizer_settings.to_dict(), "search": search_settings.to_dict()},
+        "libraries": {"scikit-learn": sklearn.__version__, "numpy": np.__version__},
+    }
+    records = [_article_record(article) for article in corpus.articles]
+    return Index(manifest, records, ids, scores, matrix, vectorizer)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def write_index_files(index: Index, directory: Path) -> None:
+    """Write every file of the index into an existing, empty directory; manifest last."""
+    matrix = index.matrix
+    arrays = {
+        "neighbour_ids": np.ascontiguousarray(index.neighbour_ids),
+        "neighbour_scores": np.ascontiguousarray(index.neighbour_scores),
+        "matrix_data": matrix.data,
+        "matrix_indices": matrix.indices,
+        "matrix_indptr": matrix.indptr,
+        "matrix_shape": np.asarray(matrix.shape, np.int64),
+    }
+    joblib.dump(arrays, directory / _ARRAYS)
+    joblib.dump(index.vectorizer, directory / _VECTORIZER)
+    with (directory / _ARTICLES).open("w", encoding="utf-8") as stream:
+        for record in index.articles:
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+    files = {}
+    for name in (_ARRAYS, _VECTORIZER, _ARTICLES):
+        _fsync(directory / name)
+        files[name] = {"bytes": (directory / name).stat().st_size, "sha256": _sha256(directory / name)}
+    index.manifest["files"] = files
+    (directory / MANIFEST).write_text(json.dumps(index.manifest, indent=2) + "\n", encoding="utf-8")
+    _fsync(directory / MANIFEST)
+
+
+def save_index(index: Index, out: str | Path) -> Path:
+    """Write the index to ``out`` through a temporary sibling directory and a rename.
+
+    An interrupted save leaves only a hidden temporary directory behind, never
+    a half-written ``out``.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        write_index_files(index, staging)
+        staging.chmod(0o755)
+        if out.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, retired / out.name)
+            os.replace(staging, out)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        hint = "build one with `recommender build`"
+        raise IncompatibleIndex(f"{directory}: no index here (missing {MANIFEST}); {hint}") from None
+    except (OSError, ValueError) as error:
+        raise IncompatibleIndex(f"{path}: unreadable manifest: {error}") from error
+    if not isinstance(manifest, dict):
+        raise IncompatibleIndex(f"{path}: unreadable manifest")
+    return manifest
+
+
+def _check_compatible(directory: Path, manifest: dict[str, Any], verify_checksums: bool) -> None:
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IncompatibleIndex(
+            f"{directory}: index format {manifest.get('format_version')!r}, this code reads format "
+            f"{FORMAT_VERSION}; rebuild with `recommender build`"
+        )
+    built_with = manifest.get("libraries", {}).get("scikit-learn")
+    if built_with != sklearn.__version__:
+        raise IncompatibleIndex(
+            f"{directory}: built with scikit-learn {built_with}, running {sklearn.__version__}; "
+            "rebuild with `recommender build`"
+        )
+    for name, expected in manifest.get("files", {}).items():
+        path = directory / name
+        if not path.is_file() or path.stat().st_size != expected["bytes"]:
+            raise IncompatibleIndex(f"{path}: missing or truncated; rebuild with `recommender build`")
+        if verify_checksums and _sha256(path) != expected["sha256"]:
+            raise IncompatibleIndex(f"{path}: checksum mismatch (corrupt copy); rebuild with `recommender build`")
+
+
+def _read_articles(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as stream:
+        for line in stream:
+            yield json.loads(line)
+
+
+def load_index(directory: str | Path, verify_checksums: bool = True) -> Index:
+    """Load an index written by ``save_index``; arrays are memory-mapped, not copied.
+
+    Raises IncompatibleIndex for a missing, damaged or incompatible index.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    _check_compatible(directory, manifest, verify_checksums)
+    try:
+        arrays = joblib.load(directory / _ARRAYS, mmap_mode="r")
+        vectorizer = joblib.load(directory / _VECTORIZER)
+        articles = list(_read_articles(directory / _ARTICLES))
+        matrix = sparse.csr_matrix(
+            (arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]),
+            shape=tuple(int(n) for n in arrays["matrix_shape"]),
+            copy=False,
+        )
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise IncompatibleIndex(f"{directory}: cannot load index: {error}") from error
+    if len(articles) != manifest["article_count"] or arrays["neighbour_ids"].shape[0] != len(articles):
+        raise IncompatibleIndex(f"{directory}: article count does not match the manifest; rebuild")
+    return Index(manifest, articles, arrays["neighbour_ids"], arrays["neighbour_scores"], matrix, vectorizer)

@@ -1,0 +1,101 @@
+from pathlib import Path
+
+import pytest
+
+import service
+from recommender.errors import IncompatibleIndex
+from service import create_app
+
+ITEM_FIELDS = {"id", "title", "url", "section", "published_at", "score"}
+
+
+def test_related_returns_five_items_with_their_fields(client) -> None:
+    response = client.get("/api/v1/articles/football-1/related")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["article_id"] == "football-1"
+    assert 1 <= len(body["items"]) <= 5
+    assert all(set(item) == ITEM_FIELDS for item in body["items"])
+    assert [item["id"] for item in body["items"][:2]] in (["football-2", "football-3"], ["football-3", "football-2"])
+    assert body["items"][0]["url"].startswith("https://news.example/")
+
+
+def test_five_items_by_default_on_the_bundled_corpus(bundled_index: Path) -> None:
+    client = create_app({"RECOMMENDER_INDEX": str(bundled_index)}).test_client()
+    article_id = "wikinews-SpaceX_Crew_Dragon_capsule_docks_with_International_Space_Station"
+    items = client.get(f"/api/v1/articles/{article_id}/related").get_json()["items"]
+    assert len(items) == 5
+    assert article_id not in {item["id"] for item in items}
+    assert client.get(f"/api/v1/articles/{article_id}/related?limit=50").get_json()["items"].__len__() == 30
+
+
+@pytest.mark.parametrize("limit", [1, 2, 7])
+def test_limit_caps_the_list(client, limit: int) -> None:
+    items = client.get(f"/api/v1/articles/baking-1/related?limit={limit}").get_json()["items"]
+    assert len(items) == min(limit, 11)
+
+
+def test_article_and_its_duplicates_are_never_in_its_list(client) -> None:
+    family = {"space-1", "space-1-republished", "space-1-corrected"}
+    for article_id in family:
+        items = client.get(f"/api/v1/articles/{article_id}/related?limit=50").get_json()["items"]
+        assert not family & {item["id"] for item in items}
+
+
+def test_unknown_article_is_a_json_404(client) -> None:
+    response = client.get("/api/v1/articles/no-such-id/related")
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "article_not_found", "message": "no article with id 'no-such-id'"}
+
+
+@pytest.mark.parametrize("limit", ["0", "51", "-1", "abc", "1.5", "", "٣"])
+def test_bad_limit_is_a_json_400(client, limit: str) -> None:
+    response = client.get(f"/api/v1/articles/football-1/related?limit={limit}")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "invalid_parameter" and "limit" in body["message"]
+
+
+def test_unknown_path_and_wrong_method_are_json(client) -> None:
+    missing = client.get("/api/v1/nothing")
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+    wrong = client.post("/api/v1/articles/football-1/related")
+    assert wrong.status_code == 405 and wrong.get_json()["error"] == "method_not_allowed"
+    assert "GET" in wrong.headers["Allow"]
+
+
+def test_unexpected_failure_is_a_json_500_not_html(small_index: Path) -> None:
+    app = create_app({"RECOMMENDER_INDEX": str(small_index)})
+    app.extensions["recommender.index"].neighbour_ids = None  # a damaged index in memory
+    response = app.test_client().get("/api/v1/articles/football-1/related")
+    assert response.status_code == 500
+    assert response.is_json and response.get_json()["error"] == "internal_server_error"
+
+
+def test_healthz_names_the_index(client, app) -> None:
+    body = client.get("/healthz").get_json()
+    index = app.extensions["recommender.index"]
+    assert body["status"] == "ok"
+    assert body["index_version"] == index.version and body["article_count"] == 14
+
+
+def test_lists_are_cacheable_and_revalidate_with_the_index_version(client) -> None:
+    first = client.get("/api/v1/articles/football-1/related")
+    assert "max-age" in first.headers["Cache-Control"] and first.headers["ETag"]
+    again = client.get("/api/v1/articles/football-1/related", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert client.get("/api/v1/articles/nope/related").headers["Cache-Control"] == "no-store"
+
+
+def test_index_comes_from_the_environment(small_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECOMMENDER_INDEX", str(small_index))
+    assert create_app().test_client().get("/healthz").get_json()["article_count"] == 14
+
+
+def test_a_missing_index_stops_the_app_from_starting(tmp_path: Path) -> None:
+    with pytest.raises(IncompatibleIndex, match="recommender build"):
+        create_app({"RECOMMENDER_INDEX": str(tmp_path / "absent")})
+
+
+def test_importing_the_service_creates_nothing() -> None:
+    assert not hasattr(service, "app")

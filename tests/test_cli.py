@@ -1,0 +1,84 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recommender.cli import main
+from recommender.index import load_index
+from tests.conftest import BUNDLED_CORPUS, write_jsonl
+
+
+def test_build_writes_an_index_and_ends_with_a_summary(
+    small_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["build", "--corpus", str(small_corpus), "--out", str(tmp_path / "index")]) == 0
+    out, err = capsys.readouterr()
+    index = load_index(tmp_path / "index")
+    assert out.strip().splitlines()[-1].startswith(f"built index {index.version}: 14 articles, 0 bad rows")
+    assert "neighbours: 14/14 (100%)" in err  # plain log lines when not on a terminal
+
+
+def test_build_names_bad_rows_and_still_builds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()
+    rows.insert(10, '{"id": "broken", "title": "no body"}')
+    rows.insert(100, "{not json")
+    corpus = write_jsonl(tmp_path / "export.jsonl", rows)
+    assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "index")]) == 0
+    _, err = capsys.readouterr()
+    assert f"bad row: {corpus}:11: field 'body' must be a non-empty string" in err
+    assert f"bad row: {corpus}:101: invalid JSON" in err
+    assert load_index(tmp_path / "index").manifest["corpus"]["bad_rows"] == 2
+
+
+def test_build_of_only_bad_rows_fails_and_keeps_the_old_index(
+    small_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "index"
+    main(["build", "--corpus", str(BUNDLED_CORPUS), "--out", str(target)])
+    before = load_index(target).version
+    corpus = write_jsonl(tmp_path / "broken.jsonl", ["<html>", "{}", json.dumps({"id": "x"})])
+    assert main(["build", "--corpus", str(corpus), "--out", str(target)]) == 1
+    _, err = capsys.readouterr()
+    assert err.strip().splitlines()[-1] == f"error: {corpus}: no valid article in 3 rows"
+    assert load_index(target).version == before
+
+
+def test_build_refuses_more_than_one_percent_bad_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()[:100] + ["x", "y"]
+    corpus = write_jsonl(tmp_path / "export.jsonl", rows)
+    assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "index")]) == 1
+    assert "2 of 102 rows are bad" in capsys.readouterr().err
+    assert not (tmp_path / "index").exists()
+
+
+def test_build_of_a_missing_corpus_fails_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "--corpus", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "index")]) == 1
+    assert "no such corpus file" in capsys.readouterr().err
+
+
+def test_evaluate_prints_project_baseline_and_random(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [json.loads(line) for line in BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()[:120]]
+    for number, row in enumerate(rows):
+        row["section"] = "even" if number % 2 else "odd"
+    corpus = write_jsonl(tmp_path / "labeled.jsonl", rows)
+    assert main(["evaluate", "--corpus", str(corpus), "--k", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "precision@5" in out and "120 with a section" in out
+    for name in ("project settings", "TfidfVectorizer() defaults", "random"):
+        assert name in out
+
+
+def test_console_script_entry_point(small_corpus: Path, tmp_path: Path) -> None:
+    recommender = Path(sys.executable).parent / "recommender"
+    result = subprocess.run(
+        [str(recommender), "build", "--corpus", str(small_corpus), "--out", str(tmp_path / "index")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "built index" in result.stdout
+    usage = subprocess.run([str(recommender), "build"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "--corpus" in usage.stderr

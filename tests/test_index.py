@@ -1,0 +1,106 @@
+import json
+import mmap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender.corpus import load_corpus
+from recommender.errors import IncompatibleIndex, UnknownArticle
+from recommender.index import MANIFEST, build_index, load_index, save_index
+
+
+def is_memory_mapped(array: np.ndarray) -> bool:
+    while array is not None:
+        if isinstance(array, np.memmap | mmap.mmap):
+            return True
+        array = getattr(array, "base", None)
+    return False
+
+
+def test_saved_index_loads_memory_mapped_with_the_same_lists(small_corpus: Path, tmp_path: Path) -> None:
+    built = build_index(load_corpus(small_corpus))
+    loaded = load_index(save_index(built, tmp_path / "index"))
+    for array in (loaded.neighbour_ids, loaded.neighbour_scores, loaded.matrix.data, loaded.matrix.indices):
+        assert is_memory_mapped(array)
+    assert loaded.version == built.version
+    for article in built.articles:
+        assert loaded.related(article["id"], 10) == built.related(article["id"], 10)
+
+
+def test_manifest_describes_the_build(small_index: Path, small_corpus: Path) -> None:
+    manifest = json.loads((small_index / MANIFEST).read_text())
+    assert manifest["article_count"] == 14
+    assert manifest["corpus"]["sha256"] == load_corpus(small_corpus).checksum
+    assert manifest["vocabulary_size"] > 0
+    assert manifest["parameters"]["search"]["k"] >= 30
+    assert {"format_version", "built_at", "libraries", "files"} <= manifest.keys()
+
+
+def test_unknown_article_is_a_typed_error(small_index: Path) -> None:
+    with pytest.raises(UnknownArticle):
+        load_index(small_index).related("no-such-article", 5)
+
+
+def test_saving_over_an_index_replaces_it_whole(small_corpus: Path, tmp_path: Path) -> None:
+    target = tmp_path / "index"
+    save_index(build_index(load_corpus(small_corpus)), target)
+    (target / "stray-file").write_text("from the old index")
+    save_index(build_index(load_corpus(small_corpus)), target)
+    assert not (target / "stray-file").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+
+
+def test_a_failed_save_leaves_the_previous_index_and_no_debris(small_corpus: Path, tmp_path: Path) -> None:
+    target = save_index(build_index(load_corpus(small_corpus)), tmp_path / "index")
+    before = load_index(target).version
+    broken = build_index(load_corpus(small_corpus))
+    broken.articles[-1]["tags"] = {object()}  # cannot be written: the save fails half-way
+    with pytest.raises(TypeError):
+        save_index(broken, target)
+    assert load_index(target).version == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+
+
+def test_missing_index_is_refused_with_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(IncompatibleIndex, match="recommender build"):
+        load_index(tmp_path / "nothing-here")
+
+
+def _copy(index: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in index.iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    return copy
+
+
+def test_other_format_version_is_refused(small_index: Path, tmp_path: Path) -> None:
+    copy = _copy(small_index, tmp_path)
+    manifest = json.loads((copy / MANIFEST).read_text())
+    (copy / MANIFEST).write_text(json.dumps({**manifest, "format_version": 999}))
+    with pytest.raises(IncompatibleIndex, match="format 999"):
+        load_index(copy)
+
+
+def test_other_scikit_learn_version_is_refused(small_index: Path, tmp_path: Path) -> None:
+    copy = _copy(small_index, tmp_path)
+    manifest = json.loads((copy / MANIFEST).read_text())
+    manifest["libraries"]["scikit-learn"] = "0.1"
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IncompatibleIndex, match="scikit-learn 0.1"):
+        load_index(copy)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_truncated_or_corrupt_files_are_refused(small_index: Path, tmp_path: Path, damage: str) -> None:
+    copy = _copy(small_index, tmp_path)
+    arrays = copy / "arrays.joblib"
+    data = bytearray(arrays.read_bytes())
+    if damage == "truncate":
+        del data[len(data) // 2 :]
+    else:
+        data[len(data) // 2] ^= 0xFF
+    arrays.write_bytes(bytes(data))
+    with pytest.raises(IncompatibleIndex, match="arrays.joblib"):
+        load_index(copy)
