@@ -24,3 +24,7 @@ class UnknownArticle(RecommenderError, KeyError):
 
 class IncompatibleIndex(RecommenderError, ValueError):
     """The index on disk is missing, damaged, or from another format or library version."""
+
+
+class StoreUnavailable(RecommenderError):
+    """The page-view store cannot be reached or written; callers degrade instead of failing."""

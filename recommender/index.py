@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,24 @@ class Index:
     def article(self, article_id: str) -> dict[str, Any]:
         return self.articles[self.row_of(article_id)]
 
+    def find(self, article_id: str) -> dict[str, Any] | None:
+        row = self._row_of.get(article_id)
+        return None if row is None else self.articles[row]
+
+    def published_timestamp(self, article_id: str) -> float:
+        """Seconds since the epoch, for ordering; unknown or undated articles sort as oldest."""
+        article = self.find(article_id)
+        if article is None or not article.get("published_at"):
+            return float("-inf")
+        return _sortable_time(article["published_at"]).timestamp()
+
+    @cached_property
+    def newest_first(self) -> list[dict[str, Any]]:
+        """Articles by publication time, newest first; undated ones last."""
+        dated = [a for a in self.articles if a.get("published_at")]
+        dated.sort(key=lambda a: _sortable_time(a["published_at"]), reverse=True)
+        return dated + [a for a in self.articles if not a.get("published_at")]
+
     def related(self, article_id: str, limit: int) -> list[Neighbour]:
         """The ``limit`` most similar articles, best first, without the article and its duplicates."""
         row = self.row_of(article_id)
@@ -101,6 +120,11 @@ class Index:
                 break
             found.append(Neighbour(self.articles[neighbour], float(score)))
         return found
+
+
+def _sortable_time(published_at: str) -> datetime:
+    moment = datetime.fromisoformat(published_at)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _version(built_at: datetime, checksum: str) -> str:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from recommender.index import Index, Neighbour
-from service.errors import InvalidParameter
+from recommender.popularity import DEFAULT_WINDOW, WINDOWS, PopularEntry, is_bot, select_popular
+from service.errors import InvalidParameter, error_response
+from service.popularity import current_popularity
 
 blueprint = Blueprint("api", __name__)
 
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
+MAX_EVENT_BYTES = 4096
+MAX_VISITOR_ID = 128
 
 
 def current_index() -> Index:
@@ -28,31 +33,111 @@ def int_parameter(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
-def item(neighbour: Neighbour) -> dict[str, Any]:
-    article = neighbour.article
-    return {
-        "id": article["id"],
-        "title": article["title"],
-        "url": article.get("url"),
-        "section": article.get("section"),
-        "published_at": article.get("published_at"),
-        "score": round(neighbour.score, 4),
-    }
+def window_parameter() -> str:
+    window = request.args.get("window", DEFAULT_WINDOW)
+    if window not in WINDOWS:
+        raise InvalidParameter(f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
+    return window
 
 
-def cacheable(response: Response, version: str) -> Response:
-    """Lists change only with the index, so a CDN may keep them; the ETag names the index version."""
-    response.headers["Cache-Control"] = f"public, max-age={current_app.config['CACHE_MAX_AGE']}"
-    response.set_etag(version)
+def article_fields(article: dict[str, Any]) -> dict[str, Any]:
+    return {key: article.get(key) for key in ("id", "title", "url", "section", "published_at")}
+
+
+def related_item(neighbour: Neighbour) -> dict[str, Any]:
+    return {**article_fields(neighbour.article), "score": round(neighbour.score, 4)}
+
+
+def popular_item(entry: PopularEntry) -> dict[str, Any]:
+    return {**article_fields(entry.article), "score": entry.score, "views": entry.views}
+
+
+def cacheable(response: Response, max_age: int, etag: str | None = None) -> Response:
+    """Public caching for a CDN; the ETag is the index version, or a hash of the body when it also holds Popular."""
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    if etag is None:
+        response.add_etag()
+    else:
+        response.set_etag(etag)
     return response.make_conditional(request)
+
+
+def popular_box(window: str, limit: int, section: str | None, exclude: list[str]) -> tuple[str, list[dict[str, Any]]]:
+    index = current_index()
+    ranking = current_popularity().rankings.ranked(window)
+    source, entries = select_popular(ranking, index.find, index.newest_first, limit, section, exclude)
+    return source, [popular_item(entry) for entry in entries]
 
 
 @blueprint.get("/api/v1/articles/<path:article_id>/related")
 def related(article_id: str) -> Response:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     index = current_index()
-    items = [item(neighbour) for neighbour in index.related(article_id, limit)]
-    return cacheable(jsonify(article_id=article_id, items=items), index.version)
+    items = [related_item(neighbour) for neighbour in index.related(article_id, limit)]
+    return cacheable(jsonify(article_id=article_id, items=items), current_app.config["CACHE_MAX_AGE"], index.version)
+
+
+@blueprint.get("/api/v1/popular")
+def popular() -> Response:
+    limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    window = window_parameter()
+    section = request.args.get("section") or None
+    source, items = popular_box(window, limit, section, request.args.getlist("exclude"))
+    body = jsonify(window=window, section=section, source=source, items=items)
+    return cacheable(body, current_app.config["POPULAR_CACHE_MAX_AGE"])
+
+
+@blueprint.get("/api/v1/articles/<path:article_id>/recommendations")
+def recommendations(article_id: str) -> Response:
+    """Both boxes of an article page in one call; no article appears twice on the page."""
+    related_limit = int_parameter("related", DEFAULT_LIMIT, 0, MAX_LIMIT)
+    popular_limit = int_parameter("popular", DEFAULT_LIMIT, 0, MAX_LIMIT)
+    window = window_parameter()
+    index = current_index()
+    more_like_this = [related_item(neighbour) for neighbour in index.related(article_id, related_limit)]
+    shown = [article_id] + [item["id"] for item in more_like_this]
+    source, popular_items = popular_box(window, popular_limit, None, shown) if popular_limit else ("views", [])
+    body = jsonify(
+        article_id=article_id,
+        more_like_this=more_like_this,
+        popular=popular_items,
+        popular_source=source,
+        popular_window=window,
+    )
+    return cacheable(body, current_app.config["POPULAR_CACHE_MAX_AGE"])
+
+
+@blueprint.post("/api/v1/events")
+def events() -> Response:
+    """Record a page view. Accepts JSON, also as the text/plain body navigator.sendBeacon sends."""
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_EVENT_BYTES:
+        return error_response(413, "payload_too_large", f"an event is at most {MAX_EVENT_BYTES} bytes")
+    try:
+        event = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return error_response(400, "invalid_json", "the body must be a JSON object")
+    if not isinstance(event, dict):
+        return error_response(400, "invalid_json", "the body must be a JSON object")
+    if event.get("type") != "view":
+        return error_response(400, "invalid_event", f"type must be 'view', got {event.get('type')!r}")
+    article_id = event.get("article_id")
+    if not isinstance(article_id, str) or article_id not in current_index():
+        return error_response(400, "unknown_article", f"no article with id {article_id!r}")
+    visitor_id = event.get("visitor_id")
+    if visitor_id is not None and (not isinstance(visitor_id, str) or not 0 < len(visitor_id) <= MAX_VISITOR_ID):
+        return error_response(400, "invalid_event", f"visitor_id must be a string of 1 to {MAX_VISITOR_ID} characters")
+    if is_bot(request.user_agent.string):
+        return _accepted(counted=False)
+    current_popularity().recorder.record(article_id, visitor_id)
+    return _accepted(counted=True)
+
+
+def _accepted(counted: bool) -> Response:
+    response = jsonify(status="accepted" if counted else "ignored_bot")
+    response.status_code = 202
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.get("/healthz")

@@ -4,11 +4,16 @@ an index built from it, the bundled corpus, and the Flask app and client."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from recommender.corpus import load_corpus
 from recommender.index import build_index, save_index
@@ -86,9 +91,109 @@ def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_index(build_index(load_corpus(BUNDLED_CORPUS)), tmp_path_factory.mktemp("index") / "bundled")
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class FakeClock:
+    """Injectable time: tests move it instead of sleeping."""
+
+    def __init__(self, now: float = 1_795_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture()
-def app(small_index: Path):
-    return create_app({"RECOMMENDER_INDEX": str(small_index), "TESTING": True})
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, without persistence."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: apt-get install redis-server (.ci/run does)")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def popularity_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each popularity test runs once on SQLite and once on a real Redis."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'views.sqlite3'}"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    if server.process is None:
+        server.start()
+    client = redis.Redis.from_url(server.url)
+    client.flushdb()
+    client.close()
+    return server.url
+
+
+def make_app(index: Path, store_dir: Path, **config: Any):
+    return create_app(
+        {
+            "RECOMMENDER_INDEX": str(index),
+            "POPULARITY_URL": f"sqlite:///{store_dir / 'views.sqlite3'}",
+            "TESTING": True,
+            **config,
+        }
+    )
+
+
+@pytest.fixture()
+def app(small_index: Path, tmp_path: Path):
+    app = make_app(small_index, tmp_path)
+    yield app
+    app.extensions["recommender.popularity"].close()
 
 
 @pytest.fixture()

@@ -5,6 +5,7 @@ import pytest
 import service
 from recommender.errors import IncompatibleIndex
 from service import create_app
+from tests.conftest import make_app
 
 ITEM_FIELDS = {"id", "title", "url", "section", "published_at", "score"}
 
@@ -20,8 +21,8 @@ def test_related_returns_five_items_with_their_fields(client) -> None:
     assert body["items"][0]["url"].startswith("https://news.example/")
 
 
-def test_five_items_by_default_on_the_bundled_corpus(bundled_index: Path) -> None:
-    client = create_app({"RECOMMENDER_INDEX": str(bundled_index)}).test_client()
+def test_five_items_by_default_on_the_bundled_corpus(bundled_index: Path, tmp_path: Path) -> None:
+    client = make_app(bundled_index, tmp_path).test_client()
     article_id = "wikinews-SpaceX_Crew_Dragon_capsule_docks_with_International_Space_Station"
     items = client.get(f"/api/v1/articles/{article_id}/related").get_json()["items"]
     assert len(items) == 5
@@ -64,8 +65,8 @@ def test_unknown_path_and_wrong_method_are_json(client) -> None:
     assert "GET" in wrong.headers["Allow"]
 
 
-def test_unexpected_failure_is_a_json_500_not_html(small_index: Path) -> None:
-    app = create_app({"RECOMMENDER_INDEX": str(small_index)})
+def test_unexpected_failure_is_a_json_500_not_html(small_index: Path, tmp_path: Path) -> None:
+    app = make_app(small_index, tmp_path, TESTING=False)  # TESTING would re-raise instead
     app.extensions["recommender.index"].neighbour_ids = None  # a damaged index in memory
     response = app.test_client().get("/api/v1/articles/football-1/related")
     assert response.status_code == 500
@@ -87,8 +88,9 @@ def test_lists_are_cacheable_and_revalidate_with_the_index_version(client) -> No
     assert client.get("/api/v1/articles/nope/related").headers["Cache-Control"] == "no-store"
 
 
-def test_index_comes_from_the_environment(small_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_index_comes_from_the_environment(small_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECOMMENDER_INDEX", str(small_index))
+    monkeypatch.setenv("POPULARITY_URL", f"sqlite:///{tmp_path / 'views.sqlite3'}")
     assert create_app().test_client().get("/healthz").get_json()["article_count"] == 14
 
 

@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,11 +12,7 @@ from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.conftest import free_port
 
 
 def get(url: str) -> tuple[int, dict]:
@@ -46,7 +41,11 @@ def server(bundled_index: Path, tmp_path: Path):
     gunicorn = Path(sys.executable).parent / "gunicorn"
     log = tmp_path / "gunicorn.log"
     command = [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "service:create_app()"]
-    environment = {**os.environ, "RECOMMENDER_INDEX": str(bundled_index)}
+    environment = {
+        **os.environ,
+        "RECOMMENDER_INDEX": str(bundled_index),
+        "POPULARITY_URL": f"sqlite:///{tmp_path / 'views.sqlite3'}",
+    }
     with log.open("wb") as sink, subprocess.Popen(command, env=environment, stdout=sink, stderr=sink) as process:
         try:
             base = f"http://127.0.0.1:{port}"

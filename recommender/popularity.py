@@ -1,0 +1,277 @@
+"""Page views and the Popular list.
+
+Views are counted in hourly buckets per article, so storage grows with
+articles x hours, not with views. Two stores hold the same counts: SQLite (the
+embedded default, one file shared by the workers of one machine) and Redis
+(shared by every replica behind a load balancer). ``ViewRecorder`` buffers
+views in memory and writes them in one batch per flush interval, so the
+request path never waits for a disk or a network.
+
+The ranking is a decayed sum: a view ``age`` hours old weighs
+``0.5 ** (age / half_life)``, where the half-life is a quarter of the window
+(15 minutes for 1h, 6 hours for 24h, 42 hours for 7d). Ties go to the newest
+article (by ``published_at``), then to the one viewed most recently.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from recommender.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+HOUR = 3600
+DEDUPE_SECONDS = 30 * 60
+WINDOWS = {"1h": 1, "24h": 24, "7d": 7 * 24}
+DEFAULT_WINDOW = "24h"
+LONGEST_WINDOW_HOURS = max(WINDOWS.values())
+
+# Known crawlers and link-preview fetchers: accepted, never counted.
+_BOT_USER_AGENT = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|mediapartners|facebookexternalhit|facebookcatalog|embedly|"
+    r"bingpreview|pinterest|whatsapp|skypeuripreview|lighthouse|pingdom|uptime|"
+    r"headlesschrome|phantomjs|python-requests|python-urllib|curl/|wget/|go-http-client|java/|libwww",
+    re.IGNORECASE,
+)
+
+
+def is_bot(user_agent: str | None) -> bool:
+    """True for crawlers, previewers and scripts; an empty User-Agent is not a browser either."""
+    return not user_agent or _BOT_USER_AGENT.search(user_agent) is not None
+
+
+def hour_of(timestamp: float) -> int:
+    return int(timestamp // HOUR)
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    article_id: str
+    at: float
+    visitor_id: str | None = None
+
+
+class ViewStore(Protocol):
+    """Where counts live. Both implementations pass the same behavioural tests."""
+
+    def add_views(self, views: Sequence[View]) -> int:
+        """Count views, once per visitor and article per 30 minutes; returns how many counted."""
+        ...
+
+    def add_counts(self, counts: dict[tuple[str, int], int]) -> None:
+        """Add already-deduplicated counts per (article id, hour), e.g. from an access log."""
+        ...
+
+    def hourly_counts(self, first_hour: int, last_hour: int) -> dict[str, dict[int, int]]:
+        """Views per article per hour, for hours first_hour..last_hour inclusive."""
+        ...
+
+    def prune(self, before_hour: int, now: float) -> None:
+        """Forget buckets older than before_hour and visitor marks older than the dedupe window."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def count_by_bucket(views: Iterable[View]) -> dict[tuple[str, int], int]:
+    return dict(Counter((view.article_id, hour_of(view.at)) for view in views))
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    article_id: str
+    score: float
+    views: int
+    last_hour: int
+
+
+def _no_recency(article_id: str) -> float:
+    return 0.0
+
+
+def rank(
+    counts: dict[str, dict[int, int]], now: float, window: str, recency: Callable[[str], float] = _no_recency
+) -> list[Ranked]:
+    """Articles by decayed views within the window, best first.
+
+    The oldest bucket of the window counts only for the part of its hour that
+    lies inside the window; views in it are assumed spread evenly.
+    """
+    hours = WINDOWS[window]
+    half_life = hours / 4
+    current = now / HOUR
+    start = current - hours
+    ranked = []
+    for article_id, per_hour in counts.items():
+        score = 0.0
+        views = 0
+        for hour, count in per_hour.items():
+            share = min(1.0, hour + 1 - start)
+            if share <= 0 or hour > current:
+                continue
+            age = max(0.0, current - (hour + 0.5))
+            score += count * share * 0.5 ** (age / half_life)
+            views += round(count * share)
+        if score > 0:
+            ranked.append(Ranked(article_id, score, views, max(per_hour)))
+    ranked.sort(key=lambda entry: (-entry.score, -recency(entry.article_id), -entry.last_hour, entry.article_id))
+    return ranked
+
+
+def window_hours(now: float, window: str) -> tuple[int, int]:
+    current = hour_of(now)
+    return current - WINDOWS[window], current
+
+
+class ViewRecorder:
+    """Buffers views in memory and writes them to the store every ``flush_interval`` seconds.
+
+    A view acknowledged to a client is in the buffer; if the process is killed,
+    at most one interval of views is lost. If the store is unavailable, the
+    batch is dropped and the loss logged with its count: page views are
+    statistics, and holding them would grow memory without bound.
+    """
+
+    def __init__(self, store: ViewStore, flush_interval: float = 0.25, clock: Clock = time.time) -> None:
+        self.store = store
+        self.flush_interval = flush_interval
+        self.clock = clock
+        self.dropped = 0
+        self._pending: deque[View] = deque()
+        self._lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._last_prune_hour = -1
+
+    def record(self, article_id: str, visitor_id: str | None = None) -> None:
+        self._pending.append(View(article_id, self.clock(), visitor_id))
+        if self._flusher is None and self.flush_interval > 0:
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._run, name="view-flusher", daemon=True)
+                self._flusher.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.flush_interval):
+            self.flush()
+        self.flush()
+
+    def flush(self) -> int:
+        """Write what is buffered; returns how many views were counted."""
+        with self._lock:
+            batch = []
+            while self._pending:
+                batch.append(self._pending.popleft())
+            if not batch:
+                return 0
+            try:
+                counted = self.store.add_views(batch)
+                self._prune_hourly()
+            except StoreUnavailable as error:
+                self.dropped += len(batch)
+                log.error("dropped %d page views (%d in all): store unavailable: %s", len(batch), self.dropped, error)
+                return 0
+            return counted
+
+    def _prune_hourly(self) -> None:
+        current = hour_of(self.clock())
+        if current != self._last_prune_hour:
+            self._last_prune_hour = current
+            self.store.prune(current - LONGEST_WINDOW_HOURS - 1, self.clock())
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._flusher is not None:
+            self._flusher.join(timeout=10)
+        self.flush()
+
+
+class PopularRankings:
+    """Each window's ranking, recomputed at most every ``refresh_seconds`` per process.
+
+    The list is the same for every page, so a request only reads it. If the
+    store fails, the last computed ranking keeps being served (empty if there
+    never was one, which makes callers fall back to the newest articles).
+    """
+
+    def __init__(
+        self,
+        store: ViewStore,
+        clock: Clock = time.time,
+        refresh_seconds: float = 5.0,
+        recency: Callable[[str], float] = _no_recency,
+    ) -> None:
+        self.store = store
+        self.recency = recency
+        self.clock = clock
+        self.refresh_seconds = refresh_seconds
+        self._cache: dict[str, tuple[float, list[Ranked]]] = {}
+        self._lock = threading.Lock()
+
+    def ranked(self, window: str) -> list[Ranked]:
+        now = self.clock()
+        cached = self._cache.get(window)
+        if cached is not None and now - cached[0] < self.refresh_seconds:
+            return cached[1]
+        # One thread refreshes; the others keep serving the previous ranking meanwhile.
+        if not self._lock.acquire(blocking=cached is None):
+            return cached[1] if cached is not None else []
+        try:
+            ranking = rank(self.store.hourly_counts(*window_hours(now, window)), now, window, self.recency)
+        except StoreUnavailable as error:
+            log.warning("popular list for %s not refreshed, serving the last one: %s", window, error)
+            ranking = cached[1] if cached is not None else []
+        finally:
+            self._lock.release()
+        self._cache[window] = (now, ranking)
+        return ranking
+
+
+@dataclass(frozen=True, slots=True)
+class PopularEntry:
+    article: dict[str, object]
+    score: float | None
+    views: int
+
+
+def select_popular(
+    ranking: Sequence[Ranked],
+    articles: Callable[[str], dict[str, object] | None],
+    newest: Iterable[dict[str, object]],
+    limit: int,
+    section: str | None = None,
+    exclude: Iterable[str] = (),
+) -> tuple[str, list[PopularEntry]]:
+    """The Popular box: ``("views", entries)``, or ``("recent", newest articles)`` when the window has no views.
+
+    ``articles`` maps an id to the article's record, or None when it is no
+    longer in the index; ``newest`` yields records newest first.
+    """
+    skip = set(exclude)
+
+    def wanted(article: dict[str, object] | None) -> bool:
+        return article is not None and article["id"] not in skip and (section is None or article["section"] == section)
+
+    entries = []
+    for entry in ranking:
+        article = articles(entry.article_id)
+        if wanted(article):
+            entries.append(PopularEntry(article, round(entry.score, 4), entry.views))  # type: ignore[arg-type]
+            if len(entries) == limit:
+                break
+    if entries:
+        return "views", entries
+    recent = [PopularEntry(article, None, 0) for article in newest if wanted(article)]
+    return "recent", recent[:limit]

@@ -1,0 +1,281 @@
+"""Page views and the Popular list, through the API; every test runs on SQLite and on a real Redis."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from recommender.popularity import HOUR, View
+from recommender.stores import SQLiteStore, open_store
+from tests.conftest import FakeClock, RedisServer, make_app
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+
+
+@pytest.fixture()
+def app(small_index: Path, tmp_path: Path, popularity_url: str, clock: FakeClock):
+    app = make_app(small_index, tmp_path, POPULARITY_URL=popularity_url, CLOCK=clock, POPULARITY_FLUSH_SECONDS=0)
+    yield app
+    app.extensions["recommender.popularity"].close()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+class Site:
+    """What the website does: report views; what the tests need: flush and move time."""
+
+    def __init__(self, app, client, clock: FakeClock) -> None:
+        self.app, self.client, self.clock = app, client, clock
+
+    def view(self, article_id: str, times: int = 1, visitor: str | None = None, agent: str = BROWSER):
+        for _ in range(times):
+            event = {"type": "view", "article_id": article_id}
+            if visitor is not None:
+                event["visitor_id"] = visitor
+            response = self.client.post("/api/v1/events", json=event, headers={"User-Agent": agent})
+            assert response.status_code == 202, response.get_json()
+        self.flush()
+        return response
+
+    def flush(self) -> None:
+        self.app.extensions["recommender.popularity"].recorder.flush()
+
+    def later(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    def popular(self, query: str = "") -> dict:
+        self.later(60)  # past the per-process refresh interval
+        response = self.client.get(f"/api/v1/popular?{query}")
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def popular_ids(self, query: str = "") -> list[str]:
+        return [item["id"] for item in self.popular(query)["items"]]
+
+
+@pytest.fixture()
+def site(app, client, clock) -> Site:
+    return Site(app, client, clock)
+
+
+def test_views_are_counted_and_ranked(site: Site) -> None:
+    site.view("football-1", 3)
+    site.view("space-2", 5)
+    site.view("baking-3", 1)
+    body = site.popular()
+    assert body["source"] == "views" and body["window"] == "24h"
+    assert [(item["id"], item["views"]) for item in body["items"]] == [
+        ("space-2", 5),
+        ("football-1", 3),
+        ("baking-3", 1),
+    ]
+    assert {"id", "title", "url", "section", "published_at", "score", "views"} == set(body["items"][0])
+
+
+def test_a_visitor_counts_once_per_article_per_30_minutes(site: Site) -> None:
+    site.view("football-1", 3, visitor="reader-1")
+    site.later(29 * 60)
+    site.view("football-1", 1, visitor="reader-1")
+    site.view("football-1", 1, visitor="reader-2")
+    site.view("football-2", 1, visitor="reader-1")
+    assert {i["id"]: i["views"] for i in site.popular()["items"]} == {"football-1": 2, "football-2": 1}
+    site.later(31 * 60)
+    site.view("football-1", 1, visitor="reader-1")
+    assert {i["id"]: i["views"] for i in site.popular()["items"]}["football-1"] == 3
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.0; +https://openai.com/gptbot)",
+        "",
+    ],
+)
+def test_bots_are_accepted_but_not_counted(site: Site, agent: str) -> None:
+    response = site.view("football-1", 2, agent=agent)
+    assert response.get_json()["status"] == "ignored_bot"
+    assert site.popular()["source"] == "recent"
+
+
+def test_send_beacon_text_plain_body_is_accepted(site: Site) -> None:
+    body = json.dumps({"type": "view", "article_id": "space-3", "visitor_id": "v1"})
+    response = site.client.post(
+        "/api/v1/events", data=body, content_type="text/plain;charset=UTF-8", headers={"User-Agent": BROWSER}
+    )
+    assert response.status_code == 202
+    site.flush()
+    assert site.popular_ids() == ["space-3"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("{not json", "invalid_json"),
+        ("[1]", "invalid_json"),
+        (json.dumps({"type": "click", "article_id": "space-3"}), "invalid_event"),
+        (json.dumps({"article_id": "space-3"}), "invalid_event"),
+        (json.dumps({"type": "view", "article_id": "no-such-article"}), "unknown_article"),
+        (json.dumps({"type": "view"}), "unknown_article"),
+        (json.dumps({"type": "view", "article_id": "space-3", "visitor_id": 12}), "invalid_event"),
+        (b"\xff\xfe", "invalid_json"),
+    ],
+)
+def test_bad_events_are_400_and_store_nothing(site: Site, body: str | bytes, error: str) -> None:
+    response = site.client.post("/api/v1/events", data=body, headers={"User-Agent": BROWSER})
+    assert response.status_code == 400
+    assert response.get_json()["error"] == error and response.get_json()["message"]
+    site.flush()
+    assert site.popular()["source"] == "recent"
+
+
+def test_windows_keep_only_their_hours(site: Site) -> None:
+    site.view("election-1", 4)
+    site.later(3 * HOUR)
+    site.view("baking-1", 1)
+    site.later(2 * 24 * HOUR)
+    site.view("space-2", 2)
+    assert site.popular_ids("window=1h") == ["space-2"]
+    assert site.popular_ids("window=24h") == ["space-2"]
+    # 4 views 51 hours ago weigh 4 * 0.5 ** (51 / 42) = 1.73 < 2 views now (half-life 42 h in 7d)
+    assert site.popular_ids("window=7d") == ["space-2", "election-1", "baking-1"]
+    site.later(8 * 24 * HOUR)
+    assert site.popular("window=7d")["source"] == "recent"
+
+
+def test_recent_views_weigh_more_than_older_ones(site: Site) -> None:
+    site.view("election-1", 10)  # 10 views 20 hours ago...
+    site.later(20 * HOUR)
+    site.view("baking-2", 5)  # ...weigh less than 5 views now (half-life 6 h in the 24h window)
+    items = site.popular()["items"]
+    assert [item["id"] for item in items] == ["baking-2", "election-1"]
+    assert [item["views"] for item in items] == [5, 10]
+    assert items[0]["score"] > items[1]["score"]
+
+
+def test_ties_go_to_the_newest_article(site: Site) -> None:
+    site.view("football-1", 2)
+    site.view("football-3", 2)
+    site.view("football-2", 2)
+    assert site.popular_ids() == ["football-3", "football-2", "football-1"]  # published on the 3rd, 2nd, 1st
+
+
+def test_exclude_and_section_filter_the_list(site: Site) -> None:
+    site.view("football-1", 3)
+    site.view("space-2", 5)
+    site.view("football-2", 1)
+    assert site.popular_ids("exclude=space-2") == ["football-1", "football-2"]
+    assert site.popular_ids("exclude=space-2&exclude=football-1") == ["football-2"]
+    assert site.popular_ids("section=football") == ["football-1", "football-2"]
+    assert site.popular_ids("limit=1") == ["space-2"]
+
+
+def test_a_fresh_install_falls_back_to_the_newest_articles(site: Site) -> None:
+    body = site.popular("limit=3")
+    assert body["source"] == "recent"
+    assert [item["published_at"][:10] for item in body["items"]] == ["2026-11-03"] * 3
+    assert all(item["views"] == 0 and item["score"] is None for item in body["items"])
+    section = site.popular("section=baking&limit=5")
+    assert section["source"] == "recent" and {i["id"] for i in section["items"]} == {"baking-1", "baking-2", "baking-3"}
+
+
+@pytest.mark.parametrize("query", ["window=2h", "window=", "limit=0", "limit=51", "limit=x"])
+def test_bad_popular_parameters_are_400(site: Site, query: str) -> None:
+    response = site.client.get(f"/api/v1/popular?{query}")
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_parameter"
+
+
+def test_the_list_is_computed_at_most_every_few_seconds(site: Site) -> None:
+    site.view("football-1", 1)
+    assert site.popular_ids() == ["football-1"]
+    site.view("space-1", 3)
+    assert site.client.get("/api/v1/popular").get_json()["items"][0]["id"] == "football-1"  # cached
+    assert site.popular_ids()[0] == "space-1"  # after the refresh interval
+
+
+def test_one_call_returns_both_boxes_without_repeats(site: Site) -> None:
+    # The most viewed articles are the page's own article and its related ones.
+    site.view("football-1", 9)
+    site.view("football-2", 8)
+    site.view("football-3", 7)
+    site.view("space-2", 2)
+    site.view("baking-1", 1)
+    site.later(60)
+    response = site.client.get("/api/v1/articles/football-1/recommendations?related=2&popular=5")
+    assert response.status_code == 200
+    body = response.get_json()
+    more_like_this = [item["id"] for item in body["more_like_this"]]
+    popular = [item["id"] for item in body["popular"]]
+    assert body["article_id"] == "football-1" and set(more_like_this) == {"football-2", "football-3"}
+    assert popular == ["space-2", "baking-1"]
+    on_page = ["football-1", *more_like_this, *popular]
+    assert len(on_page) == len(set(on_page))
+
+
+def test_recommendations_of_an_unknown_article_is_404(site: Site) -> None:
+    response = site.client.get("/api/v1/articles/nope/recommendations")
+    assert response.status_code == 404 and response.get_json()["error"] == "article_not_found"
+
+
+def test_recommendations_are_cacheable(site: Site) -> None:
+    first = site.client.get("/api/v1/articles/football-1/recommendations")
+    assert first.headers["Cache-Control"].startswith("public, max-age=") and first.headers["ETag"]
+    again = site.client.get(
+        "/api/v1/articles/football-1/recommendations", headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_store_counts_survive_reopening(popularity_url: str, clock: FakeClock) -> None:
+    store = open_store(popularity_url)
+    assert store.add_views([View("a", clock(), "v"), View("a", clock() + 1, "v"), View("b", clock())]) == 2
+    store.add_counts({("a", int(clock() // HOUR)): 5})
+    store.close()
+    reopened = open_store(popularity_url)
+    hour = int(clock() // HOUR)
+    assert reopened.hourly_counts(hour - 1, hour) == {"a": {hour: 6}, "b": {hour: 1}}
+    reopened.close()
+
+
+def test_sqlite_storage_grows_with_hours_not_views_and_prunes_old_hours(tmp_path: Path, clock: FakeClock) -> None:
+    store = SQLiteStore(tmp_path / "views.sqlite3")
+    hour = int(clock() // HOUR)
+    store.add_views([View("a", clock() + n) for n in range(1000)])
+    store.add_views([View("a", clock() - 10 * 24 * HOUR)])
+    rows = store._db.execute("SELECT COUNT(*) FROM view_counts").fetchone()[0]  # noqa: SLF001 - storage shape
+    assert rows == 2
+    store.prune(hour - 7 * 24 - 1, clock())
+    assert store.hourly_counts(0, hour + 1) == {"a": {hour: 1000}}
+    store.close()
+
+
+def test_redis_going_away_keeps_the_page_answering(
+    small_index: Path, tmp_path: Path, redis_server: RedisServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    if redis_server.process is None:
+        redis_server.start()
+    app = make_app(small_index, tmp_path, POPULARITY_URL=redis_server.url, CLOCK=clock, POPULARITY_FLUSH_SECONDS=0)
+    site = Site(app, app.test_client(), clock)
+    site.view("space-2", 3)
+    assert site.popular_ids() == ["space-2"]
+    redis_server.stop()
+    try:
+        with caplog.at_level(logging.ERROR):
+            site.view("baking-1", 5)  # acknowledged, then dropped at the flush
+        assert "dropped 5 page views" in caplog.text
+        clock.advance(60)
+        response = site.client.get("/api/v1/articles/football-1/recommendations")
+        assert response.status_code == 200
+        assert [item["id"] for item in response.get_json()["popular"]] == ["space-2"]  # the last computed list
+        assert site.client.get("/api/v1/popular").status_code == 200
+    finally:
+        redis_server.start()
