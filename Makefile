@@ -7,7 +7,7 @@ CORPUS := corpus/wikinews.jsonl
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run test install index lint format bench evaluate clean
+.PHONY: run test install system-packages index lint format bench evaluate clean
 
 install: $(VENV)/.installed
 
@@ -26,7 +26,16 @@ run: install index
 	RECOMMENDER_INDEX=$(INDEX) $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
 		--access-logfile - 'service:create_app()'
 
-test: install
+# The Redis store's tests start a real redis-server (Debian package redis-server).
+system-packages:
+	@command -v redis-server >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && apt-get install -y -qq redis-server; \
+		else \
+			echo "redis-server is missing: sudo apt-get install redis-server" >&2; exit 1; \
+		fi; }
+
+test: install system-packages
 	$(BIN)/pytest
 
 lint: install

@@ -11,13 +11,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from recommender.corpus import DEFAULT_MAX_BAD_FRACTION, load_corpus
-from recommender.errors import RecommenderError
+from recommender.errors import IncompatibleIndex, RecommenderError, TooManyBadRows
 from recommender.evaluate import evaluate
-from recommender.index import build_index, save_index
+from recommender.index import build_index, read_manifest, save_index
 from recommender.neighbours import SearchSettings
+from recommender.publish import check_publishable, current_dir, list_versions, publish, rollback
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -55,16 +56,52 @@ def _report_problems(problems: Sequence[object], stream: TextIO) -> None:
         stream.write(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more bad rows\n")
 
 
+def _previous_manifest(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The manifest of the index this build would replace, if there is one."""
+    directory = current_dir(args.index_root) if args.index_root else args.out
+    try:
+        return read_manifest(directory) if directory is not None and directory.exists() else None
+    except IncompatibleIndex:
+        return None
+
+
 def _build(args: argparse.Namespace) -> int:
+    """Build the index from a corpus and publish it, or refuse and leave the current one serving."""
     started = time.perf_counter()
-    corpus = load_corpus(args.corpus, max_bad_fraction=args.max_bad_fraction)
+    try:
+        corpus = load_corpus(args.corpus, max_bad_fraction=1.0 if args.force else args.max_bad_fraction)
+    except TooManyBadRows as error:
+        raise TooManyBadRows(f"{error}; nothing was published; use --force to publish anyway") from error
     _report_problems(corpus.problems, sys.stderr)
+    check_publishable(corpus, _previous_manifest(args), args.force)
     index = build_index(corpus, search_settings=SearchSettings(k=args.k), progress=Progress(sys.stderr))
-    save_index(index, args.out)
+    target = publish(index, args.index_root) if args.index_root else save_index(index, args.out)
+    version = target.name if args.index_root else index.version
     print(
-        f"built index {index.version}: {len(index)} articles, {len(corpus.problems)} bad rows, "
-        f"{index.manifest['vocabulary_size']} terms, {time.perf_counter() - started:.1f}s -> {args.out}"
+        f"published index {version}: {len(index)} articles, {len(corpus.problems)} bad rows, "
+        f"{index.manifest['vocabulary_size']} terms, {time.perf_counter() - started:.1f}s -> {target}"
     )
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    """Point the index root's current version back at the previous one."""
+    version = rollback(args.index_root)
+    print(f"current version is now {version.name} ({version.manifest['article_count']} articles)")
+    return 0
+
+
+def _versions(args: argparse.Namespace) -> int:
+    """List the kept versions of an index root, oldest first, with their manifests."""
+    for version in list_versions(args.index_root):
+        manifest = version.manifest
+        marker = "*" if version.current else " "
+        corpus = manifest.get("corpus", {})
+        print(
+            f"{marker} {version.name}  built {manifest.get('built_at')}  {manifest.get('article_count')} articles  "
+            f"{corpus.get('bad_rows', 0)} bad rows  {manifest.get('vocabulary_size')} terms  "
+            f"corpus sha256 {str(corpus.get('sha256', ''))[:12]}"
+        )
     return 0
 
 
@@ -85,7 +122,14 @@ def make_parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="build the index from a corpus", description=_build.__doc__)
     build.add_argument("--corpus", type=Path, required=True, help="JSON Lines corpus (.jsonl or .jsonl.gz)")
-    build.add_argument("--out", type=Path, required=True, help="index directory to write (replaced atomically)")
+    target = build.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, help="a single index directory to write (replaced by rename)")
+    target.add_argument(
+        "--index-root", type=Path, help="publish a new version under this root and switch its current pointer"
+    )
+    build.add_argument(
+        "--force", action="store_true", help="publish even with many bad rows or far fewer articles than before"
+    )
     build.add_argument("--k", type=int, default=SearchSettings().k, help="neighbours kept per article (default 30)")
     build.add_argument(
         "--max-bad-fraction",
@@ -94,6 +138,11 @@ def make_parser() -> argparse.ArgumentParser:
         help="refuse the corpus when more than this share of rows is bad (default 0.01)",
     )
     build.set_defaults(handler=_build)
+
+    for name, handler in (("rollback", _rollback), ("versions", _versions)):
+        command = commands.add_parser(name, help=handler.__doc__, description=handler.__doc__)
+        command.add_argument("--index-root", type=Path, required=True, help="the index root to act on")
+        command.set_defaults(handler=handler)
 
     evaluation = commands.add_parser("evaluate", help="precision@k against sections, with baselines")
     evaluation.add_argument("--corpus", type=Path, required=True, help="corpus whose articles have a section")

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from recommender.errors import CorpusError
+from recommender.errors import CorpusError, TooManyBadRows
 
 DEFAULT_MAX_BAD_FRACTION = 0.01
 _OPTIONAL_TEXT_FIELDS = ("url", "section", "image_url")
@@ -159,7 +159,7 @@ def check_corpus(corpus: Corpus, max_bad_fraction: float) -> None:
         raise CorpusError(f"{corpus.path}: no valid article in {corpus.rows} rows")
     bad = len(corpus.problems)
     if bad > max_bad_fraction * corpus.rows:
-        raise CorpusError(
+        raise TooManyBadRows(
             f"{corpus.path}: {bad} of {corpus.rows} rows are bad "
             f"({bad / corpus.rows:.1%}, more than the allowed {max_bad_fraction:.1%})"
         )

@@ -11,6 +11,10 @@ class CorpusError(RecommenderError, ValueError):
     """The corpus as a whole cannot be used (too many bad rows, none good, unreadable)."""
 
 
+class TooManyBadRows(CorpusError):
+    """More of the corpus's rows are bad than allowed: probably a broken export."""
+
+
 class UnknownArticle(RecommenderError, KeyError):
     """No article with this id is in the index."""
 

@@ -98,18 +98,13 @@ class Index:
         return None if row is None else self.articles[row]
 
     def published_timestamp(self, article_id: str) -> float:
-        """Seconds since the epoch, for ordering; unknown or undated articles sort as oldest."""
         article = self.find(article_id)
-        if article is None or not article.get("published_at"):
-            return float("-inf")
-        return _sortable_time(article["published_at"]).timestamp()
+        return float("-inf") if article is None else published_timestamp(article)
 
     @cached_property
     def newest_first(self) -> list[dict[str, Any]]:
         """Articles by publication time, newest first; undated ones last."""
-        dated = [a for a in self.articles if a.get("published_at")]
-        dated.sort(key=lambda a: _sortable_time(a["published_at"]), reverse=True)
-        return dated + [a for a in self.articles if not a.get("published_at")]
+        return sorted(self.articles, key=published_timestamp, reverse=True)
 
     def related(self, article_id: str, limit: int) -> list[Neighbour]:
         """The ``limit`` most similar articles, best first, without the article and its duplicates."""
@@ -122,16 +117,20 @@ class Index:
         return found
 
 
-def _sortable_time(published_at: str) -> datetime:
-    moment = datetime.fromisoformat(published_at)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def published_timestamp(article: dict[str, Any]) -> float:
+    """Seconds since the epoch, for ordering; undated articles sort as oldest, naive times as UTC."""
+    if not article.get("published_at"):
+        return float("-inf")
+    moment = datetime.fromisoformat(article["published_at"])
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _version(built_at: datetime, checksum: str) -> str:
     return f"{built_at:%Y%m%dT%H%M%SZ}-{checksum[:8]}"
 
 
-def _article_record(article: Article) -> dict[str, Any]:
+def article_record(article: Article) -> dict[str, Any]:
+    """What the index keeps of an article: everything but the body, plus its start."""
     record = article.to_dict()
     record["excerpt"] = record.pop("body")[:EXCERPT_CHARS]
     return record
@@ -167,7 +166,7 @@ def build_index(
         "parameters": {"vectorizer": vectorizer_settings.to_dict(), "search": search_settings.to_dict()},
         "libraries": {"scikit-learn": sklearn.__version__, "numpy": np.__version__},
     }
-    records = [_article_record(article) for article in corpus.articles]
+    records = [article_record(article) for article in corpus.articles]
     return Index(manifest, records, ids, scores, matrix, vectorizer)
 
 

@@ -13,15 +13,15 @@ from typing import Any
 
 from flask import Flask
 
-from recommender.index import load_index
-from service import api, errors, popularity
+from service import admin, api, errors, live, popularity
 
 DEFAULT_INDEX = "var/index"
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app, load the index named by ``RECOMMENDER_INDEX`` (default ``var/index``)
-    and open the page-view store named by ``POPULARITY_URL`` (default: SQLite beside the index)."""
+    """Build the app, load the index named by ``RECOMMENDER_INDEX`` (default ``var/index``; an index
+    directory or an index root), and open the page-view store named by ``POPULARITY_URL`` (default:
+    SQLite beside the index)."""
     app = Flask(__name__)
     app.config.from_mapping(
         RECOMMENDER_INDEX=os.environ.get("RECOMMENDER_INDEX", DEFAULT_INDEX),
@@ -30,13 +30,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         POPULARITY_URL=os.environ.get("POPULARITY_URL"),
         POPULARITY_FLUSH_SECONDS=float(os.environ.get("POPULARITY_FLUSH_SECONDS", "0.25")),
         POPULAR_REFRESH_SECONDS=float(os.environ.get("POPULAR_REFRESH_SECONDS", "5")),
+        RECOMMENDER_CHANGES=os.environ.get("RECOMMENDER_CHANGES"),
+        RECOMMENDER_ADMIN_TOKEN=os.environ.get("RECOMMENDER_ADMIN_TOKEN") or None,
+        RELOAD_INTERVAL_SECONDS=float(os.environ.get("RELOAD_INTERVAL_SECONDS", "2")),
         MAX_CONTENT_LENGTH=1 << 20,
         CLOCK=time.time,
     )
     if test_config is not None:
         app.config.update(test_config)
-    app.extensions["recommender.index"] = load_index(app.config["RECOMMENDER_INDEX"])
+    live.init_app(app)
     popularity.init_app(app)
     errors.init_app(app)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(admin.blueprint)
     return app

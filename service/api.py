@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from recommender.index import Index, Neighbour
+from recommender.index import Neighbour
 from recommender.popularity import DEFAULT_WINDOW, WINDOWS, PopularEntry, is_bot, select_popular
 from service.errors import InvalidParameter, error_response
+from service.live import current_index
 from service.popularity import current_popularity
 
 blueprint = Blueprint("api", __name__)
@@ -18,10 +20,6 @@ DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
 MAX_EVENT_BYTES = 4096
 MAX_VISITOR_ID = 128
-
-
-def current_index() -> Index:
-    return current_app.extensions["recommender.index"]
 
 
 def int_parameter(name: str, default: int, low: int, high: int) -> int:
@@ -148,6 +146,7 @@ def healthz() -> Response:
         index_version=index.version,
         article_count=len(index),
         built_at=index.manifest["built_at"],
+        worker_pid=os.getpid(),
     )
     response.headers["Cache-Control"] = "no-store"
     return response

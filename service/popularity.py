@@ -44,7 +44,7 @@ def init_app(app: Flask) -> None:
 
 def _published_timestamp(article_id: str) -> float:
     # Called while a request computes the ranking, so the current index is at hand.
-    return current_app.extensions["recommender.index"].published_timestamp(article_id)
+    return current_app.extensions["recommender.holder"].live.published_timestamp(article_id)
 
 
 def current_popularity() -> Popularity:

@@ -183,6 +183,8 @@ def make_app(index: Path, store_dir: Path, **config: Any):
         {
             "RECOMMENDER_INDEX": str(index),
             "POPULARITY_URL": f"sqlite:///{store_dir / 'views.sqlite3'}",
+            "RECOMMENDER_CHANGES": str(store_dir / "changes.sqlite3"),
+            "RELOAD_INTERVAL_SECONDS": 0,  # tests call refresh() themselves
             "TESTING": True,
             **config,
         }

@@ -67,7 +67,7 @@ def test_unknown_path_and_wrong_method_are_json(client) -> None:
 
 def test_unexpected_failure_is_a_json_500_not_html(small_index: Path, tmp_path: Path) -> None:
     app = make_app(small_index, tmp_path, TESTING=False)  # TESTING would re-raise instead
-    app.extensions["recommender.index"].neighbour_ids = None  # a damaged index in memory
+    app.extensions["recommender.holder"].live.base.neighbour_ids = None  # a damaged index in memory
     response = app.test_client().get("/api/v1/articles/football-1/related")
     assert response.status_code == 500
     assert response.is_json and response.get_json()["error"] == "internal_server_error"
@@ -75,7 +75,7 @@ def test_unexpected_failure_is_a_json_500_not_html(small_index: Path, tmp_path: 
 
 def test_healthz_names_the_index(client, app) -> None:
     body = client.get("/healthz").get_json()
-    index = app.extensions["recommender.index"]
+    index = app.extensions["recommender.holder"].live
     assert body["status"] == "ok"
     assert body["index_version"] == index.version and body["article_count"] == 14
 
@@ -91,6 +91,8 @@ def test_lists_are_cacheable_and_revalidate_with_the_index_version(client) -> No
 def test_index_comes_from_the_environment(small_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECOMMENDER_INDEX", str(small_index))
     monkeypatch.setenv("POPULARITY_URL", f"sqlite:///{tmp_path / 'views.sqlite3'}")
+    monkeypatch.setenv("RECOMMENDER_CHANGES", str(tmp_path / "changes.sqlite3"))
+    monkeypatch.setenv("RELOAD_INTERVAL_SECONDS", "0")
     assert create_app().test_client().get("/healthz").get_json()["article_count"] == 14
 
 

@@ -16,7 +16,7 @@ def test_build_writes_an_index_and_ends_with_a_summary(
     assert main(["build", "--corpus", str(small_corpus), "--out", str(tmp_path / "index")]) == 0
     out, err = capsys.readouterr()
     index = load_index(tmp_path / "index")
-    assert out.strip().splitlines()[-1].startswith(f"built index {index.version}: 14 articles, 0 bad rows")
+    assert out.strip().splitlines()[-1].startswith(f"published index {index.version}: 14 articles, 0 bad rows")
     assert "neighbours: 14/14 (100%)" in err  # plain log lines when not on a terminal
 
 
@@ -79,6 +79,6 @@ def test_console_script_entry_point(small_corpus: Path, tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "built index" in result.stdout
+    assert "published index" in result.stdout
     usage = subprocess.run([str(recommender), "build"], capture_output=True, text=True, timeout=60)
     assert usage.returncode == 2 and "--corpus" in usage.stderr

@@ -45,6 +45,7 @@ def server(bundled_index: Path, tmp_path: Path):
         **os.environ,
         "RECOMMENDER_INDEX": str(bundled_index),
         "POPULARITY_URL": f"sqlite:///{tmp_path / 'views.sqlite3'}",
+        "RECOMMENDER_CHANGES": str(tmp_path / "changes.sqlite3"),
     }
     with log.open("wb") as sink, subprocess.Popen(command, env=environment, stdout=sink, stderr=sink) as process:
         try:

@@ -1,0 +1,100 @@
+"""Articles published, updated or unpublished during the day, between nightly builds.
+
+Every change is appended to a small SQLite log beside the index. Each worker
+replays the log on top of the index it serves, so a change made through one
+worker reaches the others (and survives restarts) at their next poll. A
+nightly build from the CMS export, which is the source of truth, folds the
+changes in: once it is published, the changes older than the export are
+dropped from the log.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from recommender.corpus import Article, parse_article
+from recommender.errors import StoreUnavailable
+from recommender.publish import is_index_root
+
+CHANGES_FILE = "changes.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL,
+    operation TEXT NOT NULL CHECK (operation IN ('put', 'delete')),
+    article TEXT,
+    changed_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    seq: int
+    article_id: str
+    article: Article | None  # None: the article was unpublished
+    changed_at: float
+
+
+def default_changes_path(index_path: str | Path) -> Path:
+    """ROOT/changes.sqlite3 for an index root, else a file beside the index directory."""
+    index_path = Path(index_path)
+    return index_path / CHANGES_FILE if is_index_root(index_path) else index_path.parent / CHANGES_FILE
+
+
+class ChangeLog:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"{self.path}: cannot open the change log: {error}") from error
+
+    def _append(self, article_id: str, article: Article | None) -> int:
+        payload = None if article is None else json.dumps(article.to_dict())
+        operation = "delete" if article is None else "put"
+        try:
+            cursor = self._db.execute(
+                "INSERT INTO changes (article_id, operation, article, changed_at) VALUES (?, ?, ?, ?)",
+                (article_id, operation, payload, time.time()),
+            )
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"{self.path}: {error}") from error
+        return int(cursor.lastrowid or 0)
+
+    def put(self, article: Article) -> int:
+        return self._append(article.id, article)
+
+    def delete(self, article_id: str) -> int:
+        return self._append(article_id, None)
+
+    def since(self, seq: int) -> list[Change]:
+        """Changes after ``seq``, in the order they were made."""
+        try:
+            rows = self._db.execute(
+                "SELECT seq, article_id, article, changed_at FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+            ).fetchall()
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"{self.path}: {error}") from error
+        return [
+            Change(number, article_id, None if payload is None else parse_article(json.loads(payload)), changed_at)
+            for number, article_id, payload, changed_at in rows
+        ]
+
+    def fold(self, exported_at: float) -> int:
+        """Forget the changes a build's corpus, exported at ``exported_at``, already contains."""
+        try:
+            return self._db.execute("DELETE FROM changes WHERE changed_at < ?", (exported_at,)).rowcount
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"{self.path}: {error}") from error
+
+    def close(self) -> None:
+        self._db.close()

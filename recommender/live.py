@@ -1,0 +1,230 @@
+"""The index a process serves: the published index plus the day's changes.
+
+``LiveIndex`` is an immutable snapshot; applying a change makes a new one, and
+``IndexHolder`` swaps snapshots by a single assignment, so a request reads one
+consistent snapshot without locks. A background ``Watcher`` thread notices a
+newly published version and new changes in the log, loads them outside the
+request path, and swaps them in; a version that fails to load is refused with
+a logged error while the old one keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommender.changes import Change, ChangeLog
+from recommender.errors import RecommenderError, UnknownArticle
+from recommender.index import Index, Neighbour, article_record, load_index, published_timestamp, read_manifest
+from recommender.publish import resolve_index_dir
+from recommender.vectorize import transform
+
+log = logging.getLogger(__name__)
+
+Pairs = list[tuple[str, float]]
+
+
+class LiveIndex:
+    """A published index with articles added, updated and deleted on top of it."""
+
+    def __init__(self, base: Index, directory: Path | None = None) -> None:
+        self.base = base
+        self.directory = directory
+        self.seq = 0
+        self.k = base.neighbour_ids.shape[1]
+        self.duplicate_threshold = float(base.manifest["parameters"]["search"]["duplicate_threshold"])
+        self._added: dict[str, dict[str, Any]] = {}
+        self._vectors: dict[str, Any] = {}
+        self._own: dict[str, Pairs] = {}
+        self._inbound: dict[str, Pairs] = {}
+        self._hidden: frozenset[str] = frozenset()  # base rows deleted or superseded by an update
+        self._deleted: frozenset[str] = frozenset()
+
+    # -- reading -----------------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        return self.base.version if self.seq == 0 else f"{self.base.version}+{self.seq}"
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.base.manifest
+
+    def find(self, article_id: str) -> dict[str, Any] | None:
+        if article_id in self._added:
+            return self._added[article_id]
+        if article_id in self._hidden:
+            return None
+        return self.base.find(article_id)
+
+    def __contains__(self, article_id: object) -> bool:
+        return isinstance(article_id, str) and self.find(article_id) is not None
+
+    def __len__(self) -> int:
+        return len(self.base) - len(self._hidden) + len(self._added)
+
+    def article(self, article_id: str) -> dict[str, Any]:
+        article = self.find(article_id)
+        if article is None:
+            raise UnknownArticle(article_id)
+        return article
+
+    def published_timestamp(self, article_id: str) -> float:
+        if article_id in self._added:
+            return published_timestamp(self._added[article_id])
+        return self.base.published_timestamp(article_id)
+
+    @cached_property
+    def newest_first(self) -> list[dict[str, Any]]:
+        if self.seq == 0:
+            return self.base.newest_first
+        kept = [a for a in self.base.newest_first if a["id"] not in self._hidden] + list(self._added.values())
+        return sorted(kept, key=published_timestamp, reverse=True)
+
+    def related(self, article_id: str, limit: int) -> list[Neighbour]:
+        """Like Index.related, with added articles in and deleted or replaced ones out."""
+        self.article(article_id)  # unknown or deleted: UnknownArticle
+        if article_id in self._added:
+            candidates = list(self._own[article_id])
+        else:
+            row = self.base.row_of(article_id)
+            base_ids = self.base.neighbour_ids[row]
+            candidates = [
+                (self.base.articles[n]["id"], float(s))
+                for n, s in zip(base_ids[base_ids >= 0], self.base.neighbour_scores[row], strict=False)
+                if self.base.articles[n]["id"] not in self._hidden
+            ]
+        candidates += self._inbound.get(article_id, [])
+        best: dict[str, float] = {}
+        for neighbour_id, score in candidates:
+            if neighbour_id != article_id and (neighbour_id in self._added or neighbour_id not in self._hidden):
+                best[neighbour_id] = max(score, best.get(neighbour_id, 0.0))
+        ranked = sorted(best.items(), key=lambda pair: -pair[1])[:limit]
+        return [Neighbour(self.article(neighbour_id), score) for neighbour_id, score in ranked]
+
+    # -- changing (each returns a new snapshot) -------------------------------------
+
+    def _copy(self) -> LiveIndex:
+        clone = LiveIndex.__new__(LiveIndex)
+        clone.__dict__.update({k: v for k, v in self.__dict__.items() if k != "newest_first"})
+        clone._added, clone._vectors = dict(self._added), dict(self._vectors)
+        clone._own, clone._inbound = dict(self._own), dict(self._inbound)
+        return clone
+
+    def _forget(self, article_id: str) -> None:
+        """Drop an added article and every list entry that points at its old text."""
+        self._added.pop(article_id, None)
+        self._vectors.pop(article_id, None)
+        self._own.pop(article_id, None)
+        self._own = {k: [p for p in v if p[0] != article_id] for k, v in self._own.items()}
+        self._inbound = {k: [p for p in v if p[0] != article_id] for k, v in self._inbound.items()}
+
+    def with_changes(self, changes: Iterable[Change]) -> LiveIndex:
+        snapshot = self._copy()
+        for change in changes:
+            snapshot._forget(change.article_id)
+            if change.article is None:
+                snapshot._deleted |= {change.article_id}
+                if change.article_id in self.base:
+                    snapshot._hidden |= {change.article_id}
+            else:
+                snapshot._deleted -= {change.article_id}
+                if change.article_id in self.base:
+                    snapshot._hidden |= {change.article_id}
+                snapshot._add(change.article)
+            snapshot.seq = max(snapshot.seq, change.seq)
+        return snapshot
+
+    def _add(self, article: Any) -> None:
+        vector = transform(self.base.vectorizer, [article])
+        scores = np.asarray((self.base.matrix @ vector.T).todense()).ravel()
+        for hidden_id in self._hidden:
+            row = self.base._row_of.get(hidden_id)  # noqa: SLF001 - same package, hot path
+            if row is not None:
+                scores[row] = -1.0
+        scores[scores >= self.duplicate_threshold] = -1.0
+        own: Pairs = []
+        count = min(self.k, scores.size)
+        if count:
+            top = np.argpartition(-scores, count - 1)[:count]
+            own = [(self.base.articles[r]["id"], float(scores[r])) for r in top if scores[r] > 0]
+        # Existing articles whose list the new one now belongs to: it beats their K-th neighbour.
+        kth = np.where(self.base.neighbour_ids[:, -1] >= 0, self.base.neighbour_scores[:, -1], 0.0)
+        for row in np.nonzero(scores > kth)[0]:
+            base_id = self.base.articles[row]["id"]
+            self._inbound[base_id] = [*self._inbound.get(base_id, []), (article.id, float(scores[row]))]
+        for other_id, other_vector in self._vectors.items():
+            score = float((vector @ other_vector.T).toarray()[0, 0])
+            if 0 < score < self.duplicate_threshold:
+                own.append((other_id, score))
+                self._inbound[other_id] = [*self._inbound.get(other_id, []), (article.id, score)]
+        own.sort(key=lambda pair: -pair[1])
+        self._own[article.id] = own[: self.k]
+        self._vectors[article.id] = vector
+        self._added[article.id] = article_record(article)
+
+
+class IndexHolder:
+    """What a process serves: swapped whole, never changed in place."""
+
+    def __init__(self, source: str | Path, changes: ChangeLog | None = None) -> None:
+        self.source = Path(source)
+        self.changes = changes
+        self._lock = threading.Lock()
+        self._refused: tuple[Path, str] | None = None
+        directory = resolve_index_dir(self.source)
+        self.live = self._replay(LiveIndex(load_index(directory), directory))
+
+    def _replay(self, live: LiveIndex) -> LiveIndex:
+        if self.changes is None:
+            return live
+        return live.with_changes(self.changes.since(live.seq))
+
+    def refresh(self) -> None:
+        """Load a newly published version and apply new changes; never raises for a bad version."""
+        with self._lock:
+            live = self.live
+            try:
+                directory = resolve_index_dir(self.source)
+                version = str(read_manifest(directory)["version"])
+            except RecommenderError as error:
+                log.error("index at %s unreadable, still serving %s: %s", self.source, live.version, error)
+                directory, version = live.directory, live.base.version
+            candidate = (directory, version)
+            if (directory != live.directory or version != live.base.version) and candidate != self._refused:
+                try:
+                    fresh = LiveIndex(load_index(directory), directory)
+                except RecommenderError as error:
+                    self._refused = candidate
+                    log.error("refused index version %s, still serving %s: %s", version, live.version, error)
+                else:
+                    log.info("now serving index version %s (was %s)", version, live.base.version)
+                    live = fresh
+            self.live = self._replay(live)
+
+
+class Watcher(threading.Thread):
+    """Checks for a new version and new changes every ``interval`` seconds."""
+
+    def __init__(self, holder: IndexHolder, interval: float) -> None:
+        super().__init__(name="index-watcher", daemon=True)
+        self.holder = holder
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.holder.refresh()
+            except Exception:  # the watcher must outlive any one bad check; the old index keeps serving
+                log.exception("index refresh failed")
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=10)

@@ -1,0 +1,149 @@
+"""Versioned publishing of indexes under an index root, for the nightly rebuild.
+
+Layout of an index root::
+
+    ROOT/versions/<version>/   one complete index per build (the last 3 are kept)
+    ROOT/current -> versions/<version>   a symlink, switched atomically by rename
+
+A build writes a new version beside the others and only then renames a fresh
+symlink over ``current``: a reader sees the old version or the new one, never a
+mix, and a build killed at any moment leaves ``current`` as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recommender.corpus import Corpus
+from recommender.errors import IncompatibleIndex, RecommenderError
+from recommender.index import MANIFEST, Index, read_manifest, write_index_files
+
+CURRENT = "current"
+VERSIONS = "versions"
+KEEP_VERSIONS = 3
+MAX_SHRINK = 0.20
+
+
+class PublishRefused(RecommenderError):
+    """The new index looks wrong (a truncated export, say); nothing was published."""
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    name: str
+    path: Path
+    manifest: dict[str, Any]
+    current: bool
+
+
+def is_index_root(path: str | Path) -> bool:
+    return (Path(path) / VERSIONS).is_dir() or (Path(path) / CURRENT).is_symlink()
+
+
+def current_dir(root: str | Path) -> Path | None:
+    """The version directory ``current`` points to, or None before the first publish."""
+    pointer = Path(root) / CURRENT
+    if not pointer.is_symlink():
+        return None
+    return (Path(root) / os.readlink(pointer)).resolve()
+
+
+def resolve_index_dir(path: str | Path) -> Path:
+    """The concrete index directory for RECOMMENDER_INDEX: an index root's current version, or the path itself."""
+    path = Path(path)
+    if is_index_root(path):
+        target = current_dir(path)
+        if target is None:
+            raise IncompatibleIndex(f"{path}: index root without a current version; run `recommender build`")
+        return target
+    return path
+
+
+def check_publishable(corpus: Corpus, previous: dict[str, Any] | None, force: bool) -> None:
+    """Refuse an export with far fewer articles than the index it would replace, unless forced."""
+    if previous is None or force:
+        return
+    before = int(previous.get("article_count", 0))
+    after = len(corpus.articles)
+    if after < (1 - MAX_SHRINK) * before:
+        raise PublishRefused(
+            f"refusing to publish: the corpus has {after} articles, {1 - after / before:.0%} fewer than the "
+            f"{before} of the current index (more than {MAX_SHRINK:.0%}: a truncated export?); "
+            "the current index keeps serving; use --force to publish anyway"
+        )
+
+
+def _switch_current(root: Path, name: str) -> None:
+    temporary = root / f".{CURRENT}.{os.getpid()}.tmp"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(Path(VERSIONS) / name)
+    os.replace(temporary, root / CURRENT)
+    directory = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def publish(index: Index, root: str | Path, keep: int = KEEP_VERSIONS) -> Path:
+    """Write the index as a new version under ``root`` and make it current; returns its directory."""
+    root = Path(root)
+    versions = root / VERSIONS
+    versions.mkdir(parents=True, exist_ok=True)
+    name = index.version
+    suffix = 1
+    while (versions / name).exists():
+        suffix += 1
+        name = f"{index.version}.{suffix}"
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=versions))
+    try:
+        write_index_files(index, staging)
+        staging.chmod(0o755)
+        os.replace(staging, versions / name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _switch_current(root, name)
+    _prune(root, keep)
+    return versions / name
+
+
+def list_versions(root: str | Path) -> list[Version]:
+    """Published versions, oldest first; half-written directories are not versions."""
+    root = Path(root)
+    current = current_dir(root)
+    found = []
+    for path in sorted((root / VERSIONS).glob("[!.]*")):
+        if not (path / MANIFEST).is_file():
+            continue
+        try:
+            manifest = read_manifest(path)
+        except IncompatibleIndex:
+            continue
+        found.append(Version(path.name, path, manifest, path.resolve() == current))
+    return found
+
+
+def _prune(root: Path, keep: int) -> None:
+    versions = list_versions(root)
+    for version in versions[:-keep]:
+        if not version.current:
+            shutil.rmtree(version.path, ignore_errors=True)
+
+
+def rollback(root: str | Path) -> Version:
+    """Point ``current`` at the version published before it."""
+    versions = list_versions(root)
+    position = next((n for n, version in enumerate(versions) if version.current), None)
+    if position is None:
+        raise PublishRefused(f"{root}: no current version to roll back from")
+    if position == 0:
+        raise PublishRefused(f"{root}: {versions[0].name} is the oldest version kept; nothing to roll back to")
+    previous = versions[position - 1]
+    _switch_current(Path(root), previous.name)
+    return Version(previous.name, previous.path, previous.manifest, True)

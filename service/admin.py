@@ -1,0 +1,61 @@
+"""Articles published, updated and unpublished during the day: PUT and DELETE, behind a token."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from recommender.corpus import parse_article
+from recommender.errors import UnknownArticle
+from service.errors import error_response
+from service.live import current_holder, current_index
+
+blueprint = Blueprint("admin", __name__)
+
+
+@blueprint.before_request
+def require_token() -> Response | None:
+    token = current_app.config["RECOMMENDER_ADMIN_TOKEN"]
+    if not token:
+        return error_response(403, "admin_disabled", "article changes are disabled: RECOMMENDER_ADMIN_TOKEN is not set")
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        response = error_response(401, "unauthorized", "send Authorization: Bearer <RECOMMENDER_ADMIN_TOKEN>")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="recommender"'
+        return response
+    return None
+
+
+@blueprint.put("/api/v1/articles/<path:article_id>")
+def put_article(article_id: str) -> Response:
+    """Publish or update an article now: it gets its list, and enters the lists it belongs in."""
+    row = request.get_json(silent=True)
+    if not isinstance(row, dict):
+        return error_response(400, "invalid_article", "the body must be a JSON object, as a corpus row")
+    if row.setdefault("id", article_id) != article_id:
+        return error_response(400, "invalid_article", f"the body's id {row['id']!r} is not the URL's {article_id!r}")
+    try:
+        article = parse_article(row)
+    except ValueError as error:
+        return error_response(400, "invalid_article", str(error))
+    holder = current_holder()
+    existed = article_id in holder.live
+    holder.changes.put(article)  # type: ignore[union-attr]
+    holder.refresh()
+    live = current_index()
+    related = [{"id": n.article["id"], "score": round(n.score, 4)} for n in live.related(article_id, 5)]
+    response = jsonify(article_id=article_id, status="updated" if existed else "created", related=related)
+    response.status_code = 200 if existed else 201
+    return response
+
+
+@blueprint.delete("/api/v1/articles/<path:article_id>")
+def delete_article(article_id: str) -> Response:
+    """Unpublish an article: it leaves every list at once."""
+    holder = current_holder()
+    if article_id not in holder.live:
+        raise UnknownArticle(article_id)
+    holder.changes.delete(article_id)  # type: ignore[union-attr]
+    holder.refresh()
+    return jsonify(article_id=article_id, status="deleted")

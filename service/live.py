@@ -1,0 +1,31 @@
+"""Wiring of the served index (published version plus the day's changes) into the app."""
+
+from __future__ import annotations
+
+import atexit
+
+from flask import Flask, current_app
+
+from recommender.changes import ChangeLog, default_changes_path
+from recommender.live import IndexHolder, LiveIndex, Watcher
+
+
+def init_app(app: Flask) -> None:
+    config = app.config
+    changes = ChangeLog(config["RECOMMENDER_CHANGES"] or default_changes_path(config["RECOMMENDER_INDEX"]))
+    holder = IndexHolder(config["RECOMMENDER_INDEX"], changes)
+    app.extensions["recommender.holder"] = holder
+    interval = float(config["RELOAD_INTERVAL_SECONDS"])
+    if interval > 0:
+        watcher = Watcher(holder, interval)
+        watcher.start()
+        atexit.register(watcher.stop)
+
+
+def current_holder() -> IndexHolder:
+    return current_app.extensions["recommender.holder"]
+
+
+def current_index() -> LiveIndex:
+    """The snapshot this request reads; a reload swaps in another one for later requests."""
+    return current_holder().live
