@@ -7,18 +7,27 @@ one line on stderr and a non-zero exit status.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from recommender.changes import ChangeLog, default_changes_path
 from recommender.corpus import DEFAULT_MAX_BAD_FRACTION, load_corpus
 from recommender.errors import IncompatibleIndex, RecommenderError, TooManyBadRows
 from recommender.evaluate import evaluate
 from recommender.index import build_index, read_manifest, save_index
 from recommender.neighbours import SearchSettings
-from recommender.publish import check_publishable, current_dir, list_versions, publish, rollback
+from recommender.publish import (
+    check_publishable,
+    current_dir,
+    list_versions,
+    publish,
+    resolve_index_dir,
+    rollback,
+)
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -77,10 +86,32 @@ def _build(args: argparse.Namespace) -> int:
     index = build_index(corpus, search_settings=SearchSettings(k=args.k), progress=Progress(sys.stderr))
     target = publish(index, args.index_root) if args.index_root else save_index(index, args.out)
     version = target.name if args.index_root else index.version
+    changes = default_changes_path(args.index_root or args.out)
+    if changes.exists():
+        # The export contains what editors changed before it was taken; later changes stay in the log.
+        log = ChangeLog(changes)
+        folded = log.fold(args.corpus.stat().st_mtime)
+        log.close()
+        print(f"folded {folded} of the day's article changes into {version}", file=sys.stderr)
     print(
         f"published index {version}: {len(index)} articles, {len(corpus.problems)} bad rows, "
         f"{index.manifest['vocabulary_size']} terms, {time.perf_counter() - started:.1f}s -> {target}"
     )
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    """Publish or update articles now, from a JSON Lines file; running workers pick them up within seconds."""
+    read_manifest(resolve_index_dir(args.index))  # fail early, and clearly, when there is no index to add to
+    corpus = load_corpus(args.file, max_bad_fraction=1.0)
+    _report_problems(corpus.problems, sys.stderr)
+    log = ChangeLog(default_changes_path(args.index))
+    try:
+        for article in corpus.articles:
+            log.put(article)
+    finally:
+        log.close()
+    print(f"added {len(corpus.articles)} articles, {len(corpus.problems)} bad rows skipped -> {log.path}")
     return 0
 
 
@@ -138,6 +169,16 @@ def make_parser() -> argparse.ArgumentParser:
         help="refuse the corpus when more than this share of rows is bad (default 0.01)",
     )
     build.set_defaults(handler=_build)
+
+    add = commands.add_parser("add", help=_add.__doc__, description=_add.__doc__)
+    add.add_argument("file", type=Path, help="JSON Lines file of articles, in the corpus format")
+    add.add_argument(
+        "--index",
+        type=Path,
+        default=Path(os.environ.get("RECOMMENDER_INDEX", "var/index")),
+        help="the served index directory or index root (default: $RECOMMENDER_INDEX or var/index)",
+    )
+    add.set_defaults(handler=_add)
 
     for name, handler in (("rollback", _rollback), ("versions", _versions)):
         command = commands.add_parser(name, help=handler.__doc__, description=handler.__doc__)

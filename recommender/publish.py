@@ -2,8 +2,10 @@
 
 Layout of an index root::
 
-    ROOT/versions/<version>/   one complete index per build (the last 3 are kept)
-    ROOT/current -> versions/<version>   a symlink, switched atomically by rename
+    ROOT/versions/<number>-<version>/   one complete index per build (the last 3 are kept)
+    ROOT/current -> versions/<number>-<version>   a symlink, switched atomically by rename
+
+The number counts publications, so names sort in the order they were published.
 
 A build writes a new version beside the others and only then renames a fresh
 symlink over ``current``: a reader sees the old version or the new one, never a
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ CURRENT = "current"
 VERSIONS = "versions"
 KEEP_VERSIONS = 3
 MAX_SHRINK = 0.20
+STALE_STAGING_SECONDS = 3600
 
 
 class PublishRefused(RecommenderError):
@@ -95,11 +99,8 @@ def publish(index: Index, root: str | Path, keep: int = KEEP_VERSIONS) -> Path:
     root = Path(root)
     versions = root / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
-    name = index.version
-    suffix = 1
-    while (versions / name).exists():
-        suffix += 1
-        name = f"{index.version}.{suffix}"
+    numbers = [int(path.name.split("-", 1)[0]) for path in versions.glob("[0-9]*-*") if path.name[:6].isdigit()]
+    name = f"{max(numbers, default=0) + 1:06d}-{index.version}"
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=versions))
     try:
         write_index_files(index, staging)
@@ -134,6 +135,10 @@ def _prune(root: Path, keep: int) -> None:
     for version in versions[:-keep]:
         if not version.current:
             shutil.rmtree(version.path, ignore_errors=True)
+    # Staging directories of builds that were killed before their rename.
+    for staging in (root / VERSIONS).glob(".*.tmp-*"):
+        if time.time() - staging.stat().st_mtime > STALE_STAGING_SECONDS:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def rollback(root: str | Path) -> Version:
