@@ -17,14 +17,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-index: $(INDEX)/manifest.json
+# var/index is an index root: `recommender build --index-root var/index` publishes new versions into it
+# while the service runs, and the workers switch to them within seconds.
+index: $(INDEX)/current/manifest.json
 
-$(INDEX)/manifest.json: $(CORPUS) $(VENV)/.installed
-	$(BIN)/recommender build --corpus $(CORPUS) --out $(INDEX)
+$(INDEX)/current/manifest.json: $(CORPUS) $(VENV)/.installed
+	$(BIN)/recommender build --corpus $(CORPUS) --index-root $(INDEX) --force
 
 run: install index
-	RECOMMENDER_INDEX=$(INDEX) $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
-		--access-logfile - 'service:create_app()'
+	RECOMMENDER_INDEX=$(INDEX) $(BIN)/gunicorn -c deploy/gunicorn.conf.py --bind 127.0.0.1:$(PORT) \
+		--workers $(WORKERS) 'service:create_app()'
 
 # The Redis store's tests start a real redis-server (Debian package redis-server).
 system-packages:
