@@ -89,6 +89,8 @@ class LiveIndex:
 
     def related(self, article_id: str, limit: int) -> list[Neighbour]:
         """Like Index.related, with added articles in and deleted or replaced ones out."""
+        if self.seq == 0:
+            return self.base.related(article_id, limit)
         self.article(article_id)  # unknown or deleted: UnknownArticle
         if article_id in self._added:
             candidates = list(self._own[article_id])
@@ -145,9 +147,7 @@ class LiveIndex:
         vector = transform(self.base.vectorizer, [article])
         scores = np.asarray((self.base.matrix @ vector.T).todense()).ravel()
         for hidden_id in self._hidden:
-            row = self.base._row_of.get(hidden_id)  # noqa: SLF001 - same package, hot path
-            if row is not None:
-                scores[row] = -1.0
+            scores[self.base.row_of(hidden_id)] = -1.0
         scores[scores >= self.duplicate_threshold] = -1.0
         own: Pairs = []
         count = min(self.k, scores.size)
