@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from recommender.access_log import SKIP_REASONS, article_paths, hour_label, import_views
 from recommender.changes import ChangeLog, default_changes_path
 from recommender.corpus import DEFAULT_MAX_BAD_FRACTION, load_corpus
 from recommender.errors import IncompatibleIndex, RecommenderError, TooManyBadRows
 from recommender.evaluate import evaluate
 from recommender.index import build_index, read_manifest, save_index
+from recommender.live import IndexHolder
 from recommender.neighbours import SearchSettings
 from recommender.publish import (
     check_publishable,
@@ -28,6 +30,7 @@ from recommender.publish import (
     resolve_index_dir,
     rollback,
 )
+from recommender.stores import default_store_url, open_store, redacted
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -115,6 +118,50 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _article_urls(index: Path) -> list[tuple[str, str | None]]:
+    """(id, url) of every article served: the index's, with the day's changes applied, as the service does."""
+    changes_path = Path(os.environ.get("RECOMMENDER_CHANGES") or default_changes_path(index))
+    log = ChangeLog(changes_path) if changes_path.is_file() else None
+    try:
+        live = IndexHolder(index, log).live
+    finally:
+        if log is not None:
+            log.close()
+    return [(article["id"], article.get("url")) for article in live.newest_first]
+
+
+def _import_views(args: argparse.Namespace) -> int:
+    """Count article views from web server access logs into the Popular list's store."""
+
+    article_of, shadowed = article_paths(_article_urls(args.index))
+    for article_id, kept in shadowed[:MAX_PROBLEMS_SHOWN]:
+        print(f"warning: {article_id} has the URL of {kept}; views of that URL count for {kept}", file=sys.stderr)
+    if len(shadowed) > MAX_PROBLEMS_SHOWN:
+        print(f"... and {len(shadowed) - MAX_PROBLEMS_SHOWN} more articles sharing a URL", file=sys.stderr)
+    url = args.popularity_url or default_store_url(str(args.index))
+    try:
+        store = open_store(url)
+    except ValueError as error:
+        raise RecommenderError(str(error)) from error
+    try:
+        report = import_views(args.access_log, article_of, store, MAX_PROBLEMS_SHOWN)
+    finally:
+        store.close()
+    for problem in report.problems:
+        print(f"malformed line: {problem}", file=sys.stderr)
+    if report.skipped["malformed"] > len(report.problems):
+        print(f"... and {report.skipped['malformed'] - len(report.problems)} more malformed lines", file=sys.stderr)
+    hours = report.hours
+    span = f" in hours {hour_label(hours[0])} to {hour_label(hours[1])} UTC" if hours else ""
+    print(
+        f"read {report.lines} lines from {report.files} files, counted {report.counted} views{span} -> {redacted(url)}"
+    )
+    print(f"skipped {sum(report.skipped.values())} lines:")
+    for reason, meaning in SKIP_REASONS.items():
+        print(f"  {reason:<15}{report.skipped[reason]:>10}  {meaning}")
+    return 0
+
+
 def _rollback(args: argparse.Namespace) -> int:
     """Point the index root's current version back at the previous one."""
     version = rollback(args.index_root)
@@ -179,6 +226,33 @@ def make_parser() -> argparse.ArgumentParser:
         help="the served index directory or index root (default: $RECOMMENDER_INDEX or var/index)",
     )
     add.set_defaults(handler=_add)
+
+    views = commands.add_parser(
+        "import-views",
+        help="count article views from web server access logs (for sites without the beacon)",
+        description=_import_views.__doc__,
+        epilog=(
+            "Reads nginx/Apache combined-format logs, plain or .gz. Counts successful GETs (status 200 or 304) of "
+            "article URLs, matched on the path of each article's url (scheme, host, query string and a trailing "
+            "slash ignored), by non-bot User-Agents, once per visitor (IP and User-Agent) and article per 30 "
+            "minutes, in the hour of each line's timestamp. Nothing is written unless every file reads to the "
+            "end. Import each log once: importing it again counts its views again."
+        ),
+    )
+    views.add_argument("access_log", type=Path, nargs="+", metavar="ACCESS_LOG", help="access log file(s), any order")
+    views.add_argument(
+        "--index",
+        type=Path,
+        default=Path(os.environ.get("RECOMMENDER_INDEX", "var/index")),
+        help="the served index directory or index root (default: $RECOMMENDER_INDEX or var/index)",
+    )
+    views.add_argument(
+        "--popularity-url",
+        default=os.environ.get("POPULARITY_URL"),
+        help="sqlite:///PATH or redis://HOST:PORT/DB (default: $POPULARITY_URL, else popularity.sqlite3 beside the "
+        "index, like the service)",
+    )
+    views.set_defaults(handler=_import_views)
 
     for name, handler in (("rollback", _rollback), ("versions", _versions)):
         command = commands.add_parser(name, help=handler.__doc__, description=handler.__doc__)

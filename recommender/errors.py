@@ -32,3 +32,7 @@ class IncompatibleIndex(RecommenderError, ValueError):
 
 class StoreUnavailable(RecommenderError):
     """The page-view store cannot be reached or written; callers degrade instead of failing."""
+
+
+class AccessLogError(RecommenderError, ValueError):
+    """An access log is missing or cannot be read; nothing was imported."""

@@ -172,7 +172,7 @@ class RedisStore:
                 )  # fmt: skip
             results = pipeline.execute()
         except self._errors as error:
-            raise StoreUnavailable(f"redis {self.url}: {error}") from error
+            raise StoreUnavailable(f"redis {redacted(self.url)}: {error}") from error
         counted = 0
         position = 0
         for view in views:
@@ -192,7 +192,7 @@ class RedisStore:
                 pipeline.expire(self._hour_key(hour), self._hash_ttl(hour, hour * HOUR), nx=True)
             pipeline.execute()
         except self._errors as error:
-            raise StoreUnavailable(f"redis {self.url}: {error}") from error
+            raise StoreUnavailable(f"redis {redacted(self.url)}: {error}") from error
 
     def hourly_counts(self, first_hour: int, last_hour: int) -> dict[str, dict[int, int]]:
         hours = range(first_hour, last_hour + 1)
@@ -202,7 +202,7 @@ class RedisStore:
                 pipeline.hgetall(self._hour_key(hour))
             buckets = pipeline.execute()
         except self._errors as error:
-            raise StoreUnavailable(f"redis {self.url}: {error}") from error
+            raise StoreUnavailable(f"redis {redacted(self.url)}: {error}") from error
         counts: dict[str, dict[int, int]] = {}
         for hour, bucket in zip(hours, buckets, strict=True):
             for article_id, views in bucket.items():
@@ -214,6 +214,19 @@ class RedisStore:
 
     def close(self) -> None:
         self._redis.close()
+
+
+def default_store_url(index_path: str | Path) -> str:
+    """A SQLite file beside the index: where the service and ``import-views`` count by default."""
+    return f"sqlite:///{Path(index_path).parent / 'popularity.sqlite3'}"
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
 def open_store(url: str) -> ViewStore:

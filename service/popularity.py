@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import atexit
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import Flask, current_app
 
 from recommender.popularity import PopularRankings, ViewRecorder, ViewStore
-from recommender.stores import open_store
+from recommender.stores import default_store_url, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,11 +20,6 @@ class Popularity:
     def close(self) -> None:
         self.recorder.close()
         self.store.close()
-
-
-def default_store_url(index_path: str) -> str:
-    """A SQLite file beside the index directory."""
-    return f"sqlite:///{Path(index_path).parent / 'popularity.sqlite3'}"
 
 
 def init_app(app: Flask) -> None:

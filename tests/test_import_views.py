@@ -1,0 +1,426 @@
+"""`recommender import-views`: page views from access logs, through the core and the CLI, on SQLite and Redis."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from recommender.access_log import (
+    article_paths,
+    count_views,
+    import_views,
+    parse_line,
+    request_path,
+    url_path,
+)
+from recommender.changes import ChangeLog
+from recommender.cli import main
+from recommender.corpus import parse_article
+from recommender.errors import AccessLogError
+from recommender.popularity import HOUR
+from recommender.stores import open_store
+from tests.conftest import FakeClock, make_app
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile Safari/604.1"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+NINE = int(datetime(2026, 11, 25, 9, tzinfo=UTC).timestamp())  # 25/Nov/2026:09:00:00 +0000
+NINE_HOUR = NINE // HOUR
+PATHS = {
+    "/football/1": "football-1",
+    "/football/2": "football-2",
+    "/space/1": "space-1",
+}
+
+
+def line(
+    time: str,
+    path: str,
+    ip: str = "203.0.113.5",
+    agent: str = BROWSER,
+    status: int = 200,
+    method: str = "GET",
+) -> str:
+    """A combined-format line; ``time`` is HH:MM:SS on 25 Nov 2026, UTC."""
+    return f'{ip} - - [25/Nov/2026:{time} +0000] "{method} {path} HTTP/1.1" {status} 5123 "-" "{agent}"'
+
+
+def write_log(path: Path, lines: list[str]) -> Path:
+    text = "".join(f"{entry}\n" for entry in lines)
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as stream:
+            stream.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- parsing and URL matching ------------------------------------------------------------------
+
+
+def test_a_combined_line_is_parsed() -> None:
+    entry = parse_line(line("09:15:02", "/football/1?utm_source=feed", ip="198.51.100.7"))
+    assert (entry.at, entry.ip, entry.method, entry.path, entry.status) == (
+        NINE + 15 * 60 + 2,
+        "198.51.100.7",
+        "GET",
+        "/football/1",
+        200,
+    )
+    assert entry.user_agent == BROWSER
+
+
+def test_timestamps_with_an_offset_and_extra_fields_after_the_user_agent() -> None:
+    text = '::1 - alice [25/Nov/2026:10:15:02 +0100] "GET /a HTTP/2.0" 304 - "-" "Firefox/120.0" 0.004 "-"'
+    entry = parse_line(text)
+    assert entry.at == NINE + 15 * 60 + 2 and entry.status == 304 and entry.user_agent == "Firefox/120.0"
+    assert parse_line(text.replace("10:15:02 +0100", "04:15:02 -0500")).at == entry.at
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("not a log line", "not in the combined log format"),
+        # The common format, without referer and User-Agent: nothing to tell a bot from a reader.
+        ('1.2.3.4 - - [25/Nov/2026:09:00:00 +0000] "GET /a HTTP/1.1" 200 12', "not in the combined log format"),
+        ('1.2.3.4 - - [25/Foo/2026:09:00:00 +0000] "GET /a HTTP/1.1" 200 12 "-" "x"', "bad timestamp"),
+        ('1.2.3.4 - - [31/Nov/2026:09:00:00 +0000] "GET /a HTTP/1.1" 200 12 "-" "x"', "bad timestamp"),
+        ('1.2.3.4 - - [25/Nov/2026:24:00:00 +0000] "GET /a HTTP/1.1" 200 12 "-" "x"', "bad timestamp"),
+    ],
+)
+def test_malformed_lines_say_why(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_line(text)
+
+
+def test_a_junk_request_line_is_a_skipped_request_not_a_malformed_log_line() -> None:
+    entry = parse_line('1.2.3.4 - - [25/Nov/2026:09:00:00 +0000] "\\x16\\x03\\x01" 400 150 "-" "-"')
+    assert entry.method == "" and entry.path is None and entry.user_agent is None
+
+
+@pytest.mark.parametrize(
+    ("target", "path"),
+    [
+        ("/wiki/X?utm=1", "/wiki/X"),
+        ("/wiki/X/", "/wiki/X"),
+        ("/wiki/X/?a=b#top", "/wiki/X"),
+        ("/wiki/Gda%C5%84sk", "/wiki/Gdańsk"),
+        ("/wiki/Toronto's_Furnal", "/wiki/Toronto's_Furnal"),
+        ("https://en.wikinews.org/wiki/X?utm=1", "/wiki/X"),  # absolute form, through a proxy
+        ("//wiki/X", "//wiki/X"),  # a path, not a host
+        ("/", "/"),
+    ],
+)
+def test_request_paths(target: str, path: str) -> None:
+    assert request_path(target) == path
+
+
+def test_article_urls_match_requests_whatever_the_host_query_slash_and_encoding() -> None:
+    assert url_path("https://en.wikinews.org/wiki/X") == request_path("/wiki/X?utm=1")
+    assert url_path("http://news.example/wiki/Toronto%27s_Furnal/") == request_path("/wiki/Toronto's_Furnal")
+    assert url_path("/football/1") == request_path("/football/1/")
+    assert url_path("https://news.example/football/1") != request_path("/football/10")
+
+
+def test_articles_without_url_are_left_out_and_shared_urls_go_to_the_first() -> None:
+    paths, shadowed = article_paths(
+        [("a", "https://x.example/a"), ("none", None), ("copy-of-a", "https://x.example/a/"), ("b", "/b")]
+    )
+    assert paths == {"/a": "a", "/b": "b"}
+    assert shadowed == [("copy-of-a", "a")]
+
+
+# -- counting ---------------------------------------------------------------------------------------
+
+
+def test_counts_per_article_and_hour_from_plain_and_gzip_logs(tmp_path: Path) -> None:
+    plain = write_log(
+        tmp_path / "access.log",
+        [
+            line("09:15:02", "/football/1?utm_source=feed"),
+            line("09:40:00", "/football/2/", ip="198.51.100.7"),
+            line("10:05:00", "/football/1", ip="198.51.100.7"),
+        ],
+    )
+    zipped = write_log(tmp_path / "access.log.1.gz", [line("08:59:59", "/space/1", ip="198.51.100.9")])
+    report = count_views([plain, zipped], PATHS)
+    assert report.counts == {
+        ("football-1", NINE_HOUR): 1,
+        ("football-2", NINE_HOUR): 1,
+        ("football-1", NINE_HOUR + 1): 1,
+        ("space-1", NINE_HOUR - 1): 1,
+    }
+    assert (report.files, report.lines, report.counted, sum(report.skipped.values())) == (2, 4, 4, 0)
+    assert report.hours == (NINE_HOUR - 1, NINE_HOUR + 1)
+
+
+def test_bots_other_methods_statuses_and_pages_are_skipped_with_their_reason(tmp_path: Path) -> None:
+    log = write_log(
+        tmp_path / "access.log",
+        [
+            line("09:00:00", "/football/1", agent=GOOGLEBOT),
+            line("09:00:01", "/football/1", agent="-"),
+            line("09:00:02", "/football/1", agent="curl/8.5.0"),
+            line("09:00:03", "/football/1", method="POST"),
+            line("09:00:04", "/football/1", method="HEAD"),
+            line("09:00:05", "/football/1", status=404),
+            line("09:00:06", "/football/1", status=301),
+            line("09:00:07", "/football/1", status=500),
+            line("09:00:08", "/static/site.css"),
+            line("09:00:09", "/football"),
+            line("09:00:10", "/football/1", ip="198.51.100.1", status=304),
+            line("09:00:11", "/football/1", ip="198.51.100.2"),
+        ],
+    )
+    report = count_views([log], PATHS)
+    assert report.counts == {("football-1", NINE_HOUR): 2}
+    assert dict(report.skipped) == {"bot": 3, "method": 2, "status": 3, "not an article": 2}
+    assert report.lines == 12 and report.counted == 2
+
+
+def test_malformed_lines_are_counted_and_the_first_few_reported_with_file_and_line(tmp_path: Path) -> None:
+    good = line("09:00:00", "/football/1")
+    log = write_log(tmp_path / "access.log.gz", [good, "garbage 1", "", "garbage 2", "garbage 3", good])
+    report = count_views([log], PATHS, max_problems=2)
+    assert report.skipped["malformed"] == 3
+    assert [str(problem) for problem in report.problems] == [
+        f"{log}:2: not in the combined log format",
+        f"{log}:4: not in the combined log format",
+    ]
+    assert report.lines == 5  # the blank line is not a line read
+    assert report.counted == 1 and report.skipped["duplicate"] == 1
+
+
+def test_a_visitor_counts_once_per_article_per_30_minutes(tmp_path: Path) -> None:
+    log = write_log(
+        tmp_path / "access.log",
+        [
+            line("09:00:00", "/football/1"),
+            line("09:10:00", "/football/1?page=2"),  # same visitor: duplicate
+            line("09:10:00", "/football/1", agent=PHONE),  # same IP, another browser: another visitor
+            line("09:10:00", "/football/1", ip="198.51.100.7"),  # another IP: another visitor
+            line("09:20:00", "/football/2"),  # another article
+            line("09:29:59", "/football/1"),  # still within 30 minutes of 09:00:00
+            line("09:30:00", "/football/1"),  # 30 minutes after the last counted view: counted
+        ],
+    )
+    report = count_views([log], PATHS)
+    assert report.counts == {("football-1", NINE_HOUR): 4, ("football-2", NINE_HOUR): 1}
+    assert report.skipped == {"duplicate": 2}
+
+
+def test_the_window_holds_across_hours_of_a_long_log(tmp_path: Path) -> None:
+    # A reader reloading every 20 minutes for 4 hours is counted at 0, 40, 80, ... minutes.
+    times = [f"{9 + minute // 60:02d}:{minute % 60:02d}:00" for minute in range(0, 240, 20)]
+    log = write_log(tmp_path / "access.log", [line(time, "/space/1") for time in times])
+    report = count_views([log], PATHS)
+    assert report.counted == 6 and report.skipped["duplicate"] == 6
+    assert report.counts == {("space-1", NINE_HOUR + hour): n for hour, n in enumerate([2, 1, 2, 1])}
+
+
+def test_the_window_holds_across_an_hour_boundary(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "access.log", [line(time, "/space/1") for time in ("09:50:00", "10:00:00", "10:19:59")])
+    report = count_views([log], PATHS)
+    assert report.counts == {("space-1", NINE_HOUR): 1} and report.skipped == {"duplicate": 2}
+
+
+def test_files_are_merged_by_time_whatever_their_order(tmp_path: Path) -> None:
+    # Newest first, as `access.log*` expands, and two servers behind one load balancer.
+    newer = write_log(tmp_path / "access.log", [line("10:20:00", "/football/1"), line("10:40:00", "/football/1")])
+    older = write_log(tmp_path / "access.log.1.gz", [line("09:00:00", "/football/1"), line("10:00:00", "/football/1")])
+    other_server = write_log(tmp_path / "web2.log", [line("09:05:00", "/football/1"), line("10:31:00", "/football/1")])
+    report = count_views([newer, other_server, older], PATHS)
+    # 09:00 and 10:00 count; 09:05, 10:20 fall within their 30 minutes; 10:31 counts, 10:40 does not.
+    assert report.counts == {("football-1", NINE_HOUR): 1, ("football-1", NINE_HOUR + 1): 2}
+    assert report.skipped == {"duplicate": 3}
+
+
+def test_a_missing_or_truncated_file_fails_before_anything_is_written(tmp_path: Path, popularity_url: str) -> None:
+    good = write_log(tmp_path / "access.log", [line("09:00:00", "/football/1")])
+    truncated = tmp_path / "access.log.1.gz"
+    truncated.write_bytes(gzip.compress(f"{line('09:30:00', '/space/1')}\n".encode() * 500)[:300])
+    store = open_store(popularity_url)
+    try:
+        with pytest.raises(AccessLogError, match="no such access log"):
+            import_views([good, tmp_path / "missing.log"], PATHS, store)
+        with pytest.raises(AccessLogError, match=f"{truncated}: cannot read access log"):
+            import_views([good, truncated], PATHS, store)
+        assert store.hourly_counts(NINE_HOUR - 24, NINE_HOUR + 24) == {}
+    finally:
+        store.close()
+
+
+def test_imported_counts_land_in_the_store_for_their_hours(tmp_path: Path, popularity_url: str) -> None:
+    log = write_log(
+        tmp_path / "access.log.gz",
+        [
+            line("09:15:00", "/football/1"),
+            line("09:16:00", "/football/1", ip="198.51.100.7"),
+            line("09:17:00", "/football/1", ip="198.51.100.7"),
+            line("11:00:00", "/space/1/"),
+        ],
+    )
+    store = open_store(popularity_url)
+    try:
+        store.add_counts({("football-1", NINE_HOUR): 5})  # e.g. from the beacon: the import adds to it
+        report = import_views([log], PATHS, store)
+        assert report.counted == 3
+        assert store.hourly_counts(NINE_HOUR - 24, NINE_HOUR + 24) == {
+            "football-1": {NINE_HOUR: 7},
+            "space-1": {NINE_HOUR + 2: 1},
+        }
+    finally:
+        store.close()
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def no_changes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A change log path of this test's own, so that nothing beside the shared index is read or written."""
+    path = tmp_path / "changes.sqlite3"
+    monkeypatch.setenv("RECOMMENDER_CHANGES", str(path))
+    return path
+
+
+def test_the_command_imports_and_reports_every_reason(
+    small_index: Path, tmp_path: Path, popularity_url: str, no_changes: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = write_log(
+        tmp_path / "access.log",
+        [
+            line("09:15:02", "/football/1?utm_source=feed"),
+            line("09:20:00", "/football/1/"),
+            line("09:21:00", "/football/1", agent=GOOGLEBOT),
+            line("09:22:00", "/football/1", method="POST"),
+            line("09:23:00", "/football/1", status=404),
+            line("09:24:00", "/about"),
+            "not a log line",
+            line("10:05:00", "/election/2", ip="198.51.100.7"),
+        ],
+    )
+    args = ["import-views", str(log), "--index", str(small_index), "--popularity-url", popularity_url]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert f"malformed line: {log}:7: not in the combined log format" in err
+    lines = out.splitlines()
+    assert lines[0].startswith(
+        "read 8 lines from 1 files, counted 2 views in hours 2026-11-25 09:00 to 2026-11-25 10:00 UTC -> "
+    )
+    assert lines[1] == "skipped 6 lines:"
+    counts = {entry[:17].strip(): int(entry[17:27]) for entry in lines[2:]}
+    assert counts == {
+        "malformed": 1,
+        "method": 1,
+        "status": 1,
+        "not an article": 1,
+        "bot": 1,
+        "duplicate": 1,
+    }
+    store = open_store(popularity_url)
+    try:
+        assert store.hourly_counts(NINE_HOUR, NINE_HOUR + 1) == {
+            "football-1": {NINE_HOUR: 1},
+            "election-2": {NINE_HOUR + 1: 1},
+        }
+    finally:
+        store.close()
+
+
+def test_republished_copies_sharing_a_url_are_named_and_views_go_to_the_first(
+    small_index: Path, tmp_path: Path, no_changes: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'views.sqlite3'}"
+    log = write_log(tmp_path / "access.log", [line("09:00:00", "/space/1")])
+    assert main(["import-views", str(log), "--index", str(small_index), "--popularity-url", url]) == 0
+    err = capsys.readouterr().err
+    assert "warning: space-1-republished has the URL of space-1" in err
+    assert "warning: space-1-corrected has the URL of space-1" in err
+    store = open_store(url)
+    try:
+        assert store.hourly_counts(NINE_HOUR, NINE_HOUR) == {"space-1": {NINE_HOUR: 1}}
+    finally:
+        store.close()
+
+
+def test_articles_added_since_the_build_are_matched_too(
+    small_index: Path, tmp_path: Path, no_changes: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    changes = ChangeLog(no_changes)
+    changes.put(parse_article({"id": "breaking-1", "title": "Breaking", "body": "News.", "url": "/breaking/1"}))
+    changes.close()
+    url = f"sqlite:///{tmp_path / 'views.sqlite3'}"
+    log = write_log(tmp_path / "access.log", [line("09:00:00", "/breaking/1")])
+    assert main(["import-views", str(log), "--index", str(small_index), "--popularity-url", url]) == 0
+    assert "counted 1 views" in capsys.readouterr().out
+    store = open_store(url)
+    try:
+        assert store.hourly_counts(NINE_HOUR, NINE_HOUR) == {"breaking-1": {NINE_HOUR: 1}}
+    finally:
+        store.close()
+
+
+def test_a_missing_file_is_an_error_and_nothing_is_written(
+    small_index: Path, tmp_path: Path, no_changes: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'views.sqlite3'}"
+    log = write_log(tmp_path / "access.log", [line("09:00:00", "/football/1")])
+    missing = tmp_path / "access.log.1.gz"
+    assert main(["import-views", str(log), str(missing), "--index", str(small_index), "--popularity-url", url]) == 1
+    out, err = capsys.readouterr()
+    assert err.splitlines()[-1] == f"error: {missing}: no such access log" and out == ""
+    store = open_store(url)
+    try:
+        assert store.hourly_counts(NINE_HOUR - 24, NINE_HOUR + 24) == {}
+    finally:
+        store.close()
+
+
+def test_a_bad_store_url_is_an_error(
+    small_index: Path, tmp_path: Path, no_changes: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = write_log(tmp_path / "access.log", [line("09:00:00", "/football/1")])
+    assert main(["import-views", str(log), "--index", str(small_index), "--popularity-url", "mysql://x"]) == 1
+    assert capsys.readouterr().err.splitlines()[-1].startswith("error: POPULARITY_URL 'mysql://x'")
+
+
+def test_the_popular_list_shows_imported_views(
+    small_index: Path, tmp_path: Path, popularity_url: str, no_changes: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log.gz",
+        [line("09:00:00", "/space/2", ip=f"198.51.100.{n}") for n in range(3)]
+        + [line("09:30:00", "/baking/1", ip=f"198.51.100.{n}") for n in range(2)]
+        + [line("10:00:00", "/baking/1", agent=GOOGLEBOT)] * 5,
+    )
+    args = ["import-views", str(log), "--index", str(small_index), "--popularity-url", popularity_url]
+    assert main(args) == 0
+    app = make_app(small_index, tmp_path, POPULARITY_URL=popularity_url, CLOCK=FakeClock(NINE + 2 * HOUR))
+    try:
+        body = app.test_client().get("/api/v1/popular").get_json()
+    finally:
+        app.extensions["recommender.popularity"].close()
+    assert body["source"] == "views"
+    assert [(item["id"], item["views"]) for item in body["items"]] == [("space-2", 3), ("baking-1", 2)]
+
+
+def test_by_default_the_store_is_the_one_the_service_uses_beside_the_index(
+    small_index: Path, tmp_path: Path, no_changes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = shutil.copytree(small_index, tmp_path / "site" / "index")
+    monkeypatch.delenv("POPULARITY_URL", raising=False)
+    monkeypatch.setenv("RECOMMENDER_INDEX", str(index))
+    log = write_log(tmp_path / "access.log", [line("09:00:00", "/election/3")])
+    assert main(["import-views", str(log)]) == 0
+    assert (tmp_path / "site" / "popularity.sqlite3").is_file()
+    app = make_app(index, tmp_path, POPULARITY_URL=None, CLOCK=FakeClock(NINE + HOUR))
+    try:
+        items = app.test_client().get("/api/v1/popular").get_json()["items"]
+    finally:
+        app.extensions["recommender.popularity"].close()
+    assert [(item["id"], item["views"]) for item in items] == [("election-3", 1)]
