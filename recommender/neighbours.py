@@ -37,7 +37,7 @@ class SearchSettings:
     """
 
     k: int = 30
-    query_terms: int = 40
+    query_terms: int = 60
     posting_cap: int = 1000
     candidates: int = 300
     duplicate_threshold: float = 0.85

@@ -178,18 +178,23 @@ class ViewRecorder:
                 return 0
             try:
                 counted = self.store.add_views(batch)
-                self._prune_hourly()
             except StoreUnavailable as error:
                 self.dropped += len(batch)
                 log.error("dropped %d page views (%d in all): store unavailable: %s", len(batch), self.dropped, error)
                 return 0
+            self._prune_hourly()
             return counted
 
     def _prune_hourly(self) -> None:
         current = hour_of(self.clock())
-        if current != self._last_prune_hour:
-            self._last_prune_hour = current
+        if current == self._last_prune_hour:
+            return
+        try:
             self.store.prune(current - LONGEST_WINDOW_HOURS - 1, self.clock())
+        except StoreUnavailable as error:
+            log.warning("old page-view buckets not pruned, will retry: %s", error)
+            return
+        self._last_prune_hour = current
 
     def close(self) -> None:
         self._stopping.set()
