@@ -48,8 +48,13 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
-	$(BIN)/python bench/build.py
+# Benchmarks (see bench/*.py docstrings); most need ../shared/corpora and say so when it is absent.
+bench: install system-packages
+	$(BIN)/python -m bench.build
+	$(BIN)/python -m bench.add
+	$(BIN)/python -m bench.events
+	$(BIN)/python -m bench.reload
+	$(BIN)/python -m bench.memory
 
 evaluate: install
 	@for corpus in bbc reuters21578 mind-sample; do \

@@ -7,7 +7,7 @@ measured in the same run: rebuilding the whole index, which is what the
 nightly build does. Effect on other lists: how many existing lists each added
 article enters, and whether its own list matches an exact cosine search.
 
-Rerun: ``.venv/bin/python bench/add.py [--added 100]``; results also go to
+Rerun: ``.venv/bin/python -m bench.add [--added 100]``; results also go to
 ``bench/results/add.json``.
 """
 

@@ -15,7 +15,7 @@ Corpora: the largest shared corpus (Reuters-21578) and corpora of 20,000 and
 (bench/synth.py). Needs ../shared/corpora; says so and stops when it is absent.
 Medians over ``--repeats`` runs; ratios are against the baseline of the same run.
 
-Rerun: ``.venv/bin/python bench/build.py [--sizes reuters,20000,100000] [--repeats 3]``
+Rerun: ``.venv/bin/python -m bench.build [--sizes reuters,20000,100000] [--repeats 3]``
 (``make bench``); results also go to ``bench/results/build.json``.
 """
 
@@ -28,10 +28,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.synth import SHARED_CORPORA, synthesize
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path.insert(0, str(BENCH))
-from synth import SHARED_CORPORA, synthesize  # noqa: E402
 
 CACHE = BENCH / ".cache"
 RESULTS = BENCH / "results"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterable, Iterator
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 
+from bench.harness import free_port
 from recommender.corpus import load_corpus
 from recommender.index import build_index, save_index
 from service import create_app
@@ -89,12 +89,6 @@ def small_index(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="session")
 def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_index(build_index(load_corpus(BUNDLED_CORPUS)), tmp_path_factory.mktemp("index") / "bundled")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class FakeClock:

@@ -1,0 +1,193 @@
+"""Run the real service under gunicorn and offer it load: shared by the benchmarks and the load tests.
+
+Everything stays on 127.0.0.1, on free ports, bounded in time, and is stopped
+by the context managers that start it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get_json(url: str, timeout: float = 5) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.load(error)
+
+
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen
+    log: Path
+
+    def kill(self) -> None:
+        """SIGKILL the master and every worker: what a crash or an OOM kill does."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+@contextmanager
+def gunicorn(
+    index: Path, workdir: Path, workers: int = 2, worker_class: str = "gthread", **environment: str
+) -> Iterator[Server]:
+    """The real app, `service:create_app()`, under gunicorn on a free loopback port."""
+    port = free_port()
+    binary = Path(sys.executable).parent / "gunicorn"
+    command = [str(binary), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+               "--worker-class", worker_class, "--threads", "4", "service:create_app()"]  # fmt: skip
+    env = {
+        **os.environ,
+        "RECOMMENDER_INDEX": str(index),
+        "POPULARITY_URL": f"sqlite:///{workdir / 'views.sqlite3'}",
+        "RECOMMENDER_CHANGES": str(workdir / "changes.sqlite3"),
+        **environment,
+    }
+    log = workdir / "gunicorn.log"
+    with log.open("ab") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=sink, start_new_session=True)
+    server = Server(f"http://127.0.0.1:{port}", process, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                get_json(f"{server.base}/healthz")
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.1)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # graceful: workers flush their buffered views
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+@dataclass
+class LoadResult:
+    acknowledged: Counter = field(default_factory=Counter)
+    errors: int = 0
+    sent: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return sum(self.acknowledged.values()) / self.seconds if self.seconds else 0.0
+
+
+def _offer_views(port: int, article_ids: Sequence[str], weights: Sequence[float], rate: float, seconds: float,
+                 seed: int, results: multiprocessing.Queue) -> None:  # fmt: skip
+    """One load process: page views at `rate` per second over one keep-alive connection."""
+    import random
+
+    rng = random.Random(seed)
+    acknowledged: Counter = Counter()
+    errors = sent = 0
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    headers = {"Content-Type": "text/plain;charset=UTF-8", "User-Agent": BROWSER}
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        if sent > elapsed * rate:  # ahead of schedule: wait for the next slot
+            time.sleep(min(0.01, sent / rate - elapsed))
+            continue
+        article_id = rng.choices(article_ids, weights)[0]
+        sent += 1
+        try:
+            connection.request("POST", "/api/v1/events", json.dumps({"type": "view", "article_id": article_id}),
+                               headers)  # fmt: skip
+            response = connection.getresponse()
+            response.read()
+            if response.status == 202:
+                acknowledged[article_id] += 1
+            else:
+                errors += 1
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.close()
+    results.put((acknowledged, errors, sent, time.monotonic() - started))
+
+
+@contextmanager
+def offered_views(
+    base: str, article_ids: Sequence[str], weights: Sequence[float], rate: float, seconds: float, processes: int = 8
+) -> Iterator[LoadResult]:
+    """Offer `rate` views per second for `seconds` from other processes; the result fills in on exit."""
+    port = int(base.rsplit(":", 1)[1])
+    queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(
+            target=_offer_views, args=(port, list(article_ids), list(weights), rate / processes, seconds, seed, queue)
+        )  # fmt: skip
+        for seed in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    result = LoadResult()
+    try:
+        yield result
+    finally:
+        for _ in workers:
+            acknowledged, errors, sent, elapsed = queue.get(timeout=seconds + 120)
+            result.acknowledged.update(acknowledged)
+            result.errors += errors
+            result.sent += sent
+            result.seconds = max(result.seconds, elapsed)
+        for worker in workers:
+            worker.join(timeout=30)
+        queue.close()
+        queue.join_thread()
+
+
+def stored_views(database: Path) -> Counter:
+    """Views per article as the SQLite store holds them, read directly."""
+    import sqlite3
+
+    connection = sqlite3.connect(database)
+    try:
+        rows = connection.execute("SELECT article_id, SUM(views) FROM view_counts GROUP BY article_id").fetchall()
+        return Counter(dict(rows))
+    finally:
+        connection.close()
+
+
+def integrity(database: Path) -> str:
+    import sqlite3
+
+    connection = sqlite3.connect(database)
+    try:
+        return connection.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        connection.close()
