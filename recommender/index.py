@@ -36,7 +36,7 @@ from sklearn.pipeline import FeatureUnion
 from recommender.corpus import Article, Corpus
 from recommender.errors import IncompatibleIndex, UnknownArticle
 from recommender.neighbours import SearchSettings, top_neighbours
-from recommender.vectorize import VectorizerSettings, fit_vectorizer, vocabulary_size
+from recommender.vectorize import VectorizerSettings, feature_words, fit_vectorizer, vocabulary_size
 
 FORMAT_VERSION = 1
 EXCERPT_CHARS = 600
@@ -100,6 +100,11 @@ class Index:
     def published_timestamp(self, article_id: str) -> float:
         article = self.find(article_id)
         return float("-inf") if article is None else published_timestamp(article)
+
+    @cached_property
+    def words(self) -> list[str]:
+        """Column number -> word of the TF-IDF matrix."""
+        return feature_words(self.vectorizer)
 
     @cached_property
     def newest_first(self) -> list[dict[str, Any]]:

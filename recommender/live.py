@@ -80,6 +80,18 @@ class LiveIndex:
             return published_timestamp(self._added[article_id])
         return self.base.published_timestamp(article_id)
 
+    def vector(self, article_id: str) -> Any:
+        """The article's TF-IDF row (1 x terms, CSR), as served."""
+        if article_id in self._vectors:
+            return self._vectors[article_id]
+        self.article(article_id)
+        return self.base.matrix[self.base.row_of(article_id)]
+
+    @property
+    def words(self) -> list[str]:
+        """Column number -> word, for explanations (computed once per published version)."""
+        return self.base.words
+
     @cached_property
     def newest_first(self) -> list[dict[str, Any]]:
         if self.seq == 0:

@@ -100,3 +100,11 @@ def _canonical(matrix: Any) -> sparse.csr_matrix:
     matrix = sparse.csr_matrix(normalize(matrix), dtype=np.float32)
     matrix.sort_indices()
     return matrix
+
+
+def feature_words(vectorizer: FeatureUnion) -> list[str]:
+    """The word behind each column of the matrix, in column order (a word may own a text and a title column)."""
+    words: list[str] = []
+    for _, step in tfidf_steps(vectorizer):
+        words.extend(step.get_feature_names_out().tolist())
+    return words

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from service import admin, api, errors, live, popularity
+from service import admin, api, cors, errors, live, pages, popularity
 
 DEFAULT_INDEX = "var/index"
 
@@ -33,6 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         RECOMMENDER_CHANGES=os.environ.get("RECOMMENDER_CHANGES"),
         RECOMMENDER_ADMIN_TOKEN=os.environ.get("RECOMMENDER_ADMIN_TOKEN") or None,
         RELOAD_INTERVAL_SECONDS=float(os.environ.get("RELOAD_INTERVAL_SECONDS", "2")),
+        RECOMMENDER_ALLOWED_ORIGINS=os.environ.get("RECOMMENDER_ALLOWED_ORIGINS", ""),
         MAX_CONTENT_LENGTH=1 << 20,
         CLOCK=time.time,
     )
@@ -41,6 +42,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     live.init_app(app)
     popularity.init_app(app)
     errors.init_app(app)
+    cors.init_app(app)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(pages.blueprint)
     return app

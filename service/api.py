@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any
@@ -50,13 +51,12 @@ def popular_item(entry: PopularEntry) -> dict[str, Any]:
     return {**article_fields(entry.article), "score": entry.score, "views": entry.views}
 
 
-def cacheable(response: Response, max_age: int, etag: str | None = None) -> Response:
-    """Public caching for a CDN; the ETag is the index version, or a hash of the body when it also holds Popular."""
+def cacheable(response: Response, max_age: int, version: str, with_popular: bool = False) -> Response:
+    """Public caching for a CDN. The ETag names the index version; when the body also holds
+    Popular, which changes between versions, a hash of the body is added to it."""
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
-    if etag is None:
-        response.add_etag()
-    else:
-        response.set_etag(etag)
+    digest = hashlib.sha1(response.get_data(), usedforsecurity=False).hexdigest()[:16] if with_popular else ""
+    response.set_etag(f"{version}.{digest}" if digest else version)
     return response.make_conditional(request)
 
 
@@ -82,7 +82,7 @@ def popular() -> Response:
     section = request.args.get("section") or None
     source, items = popular_box(window, limit, section, request.args.getlist("exclude"))
     body = jsonify(window=window, section=section, source=source, items=items)
-    return cacheable(body, current_app.config["POPULAR_CACHE_MAX_AGE"])
+    return cacheable(body, current_app.config["POPULAR_CACHE_MAX_AGE"], current_index().version, with_popular=True)
 
 
 @blueprint.get("/api/v1/articles/<path:article_id>/recommendations")
@@ -102,7 +102,7 @@ def recommendations(article_id: str) -> Response:
         popular_source=source,
         popular_window=window,
     )
-    return cacheable(body, current_app.config["POPULAR_CACHE_MAX_AGE"])
+    return cacheable(body, current_app.config["POPULAR_CACHE_MAX_AGE"], index.version, with_popular=True)
 
 
 @blueprint.post("/api/v1/events")

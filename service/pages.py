@@ -1,0 +1,120 @@
+"""Web pages: the embeddable widget script, the editors' preview and a demo article page.
+
+The preview is server-rendered and works without JavaScript; the demo page
+embeds the widget exactly as a site would.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import random
+from importlib.resources import files
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+
+from recommender.errors import UnknownArticle
+from recommender.explain import shared_terms
+from recommender.popularity import DEFAULT_WINDOW, WINDOWS
+from service.api import popular_box
+from service.live import current_index
+
+blueprint = Blueprint("pages", __name__, template_folder="templates")
+
+MAX_SEARCH_RESULTS = 50
+WIDGET_MAX_AGE = 3600
+
+
+@blueprint.get("/widget.js")
+def widget() -> Response:
+    source = files("service").joinpath("static/widget.js").read_bytes()
+    response = Response(source, mimetype="text/javascript")
+    response.headers["Cache-Control"] = f"public, max-age={WIDGET_MAX_AGE}"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def _editor_allowed() -> bool:
+    """With an admin token configured, editors authenticate with it: Bearer, or Basic with it as password."""
+    token = current_app.config["RECOMMENDER_ADMIN_TOKEN"]
+    if not token:
+        return True
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer":
+        given = credentials
+    elif scheme.lower() == "basic":
+        try:
+            given = base64.b64decode(credentials).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            given = ""
+    else:
+        given = ""
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+@blueprint.before_request
+def require_editor() -> Response | None:
+    if request.endpoint in ("pages.preview_search", "pages.preview_article") and not _editor_allowed():
+        page = render_template("error.html", title="Sign in", message="The preview needs the editors' token.")
+        return Response(page, 401, {"WWW-Authenticate": 'Basic realm="recommender preview"'})
+    return None
+
+
+@blueprint.errorhandler(UnknownArticle)
+def unknown_article(error: UnknownArticle) -> tuple[str, int]:
+    return render_template("error.html", title="Not found", message=str(error)), 404
+
+
+@blueprint.get("/preview")
+def preview_search() -> str:
+    query = request.args.get("q", "").strip()
+    results = []
+    if query:
+        words = query.lower().split()
+        for article in current_index().newest_first:
+            title = article["title"].lower()
+            if all(word in title for word in words):
+                results.append(article)
+                if len(results) == MAX_SEARCH_RESULTS:
+                    break
+    return render_template("preview_search.html", query=query, results=results)
+
+
+@blueprint.get("/preview/<path:article_id>")
+def preview_article(article_id: str) -> str:
+    window = request.args.get("window", DEFAULT_WINDOW)
+    if window not in WINDOWS:
+        window = DEFAULT_WINDOW
+    index = current_index()
+    article = index.article(article_id)
+    vector = index.vector(article_id)
+    related = [
+        (neighbour, shared_terms(vector, index.vector(neighbour.article["id"]), index.words))
+        for neighbour in index.related(article_id, 10)
+    ]
+    source, popular = popular_box(window, 10, None, [article_id])
+    return render_template(
+        "preview.html",
+        article=article,
+        related=related,
+        popular=popular,
+        popular_source=source,
+        window=window,
+        windows=list(WINDOWS),
+        version=index.version,
+    )
+
+
+@blueprint.get("/demo")
+def demo_random() -> Response:
+    articles = current_index().newest_first
+    if not articles:
+        abort(404)
+    return redirect(url_for("pages.demo_article", article_id=random.choice(articles)["id"]))
+
+
+@blueprint.get("/demo/<path:article_id>")
+def demo_article(article_id: str) -> str:
+    """A stand-in for the site's article page, embedding the widget with the documented snippet."""
+    return render_template("demo.html", article=current_index().article(article_id))

@@ -1,0 +1,128 @@
+/*
+ * recommender widget: the "More like this" and "Popular" boxes under an article.
+ *
+ * Embed (one element per article, then the script, from the service's origin):
+ *   <div data-recommender-article="ARTICLE-ID"></div>
+ * Optional attributes: data-related / data-popular (list lengths, default 5),
+ * data-related-title / data-popular-title (headings), data-link-template
+ * ("/articles/{id}": links built from ids instead of each article's url).
+ *   <script src="https://recommender.example.org/widget.js" async></script>
+ *
+ * Reports the page view with navigator.sendBeacon. If the service is slow
+ * (over 1.5 s) or fails, the boxes stay hidden; nothing is thrown or logged.
+ * Defines one global, window.RecommenderWidget.
+ */
+(function () {
+  "use strict";
+  var TIMEOUT_MS = 1500;
+  var script = document.currentScript;
+  var service = script && script.src ? new URL(script.src, location.href).origin : location.origin;
+  var visitorKey = "recommender-visitor";
+
+  function visitorId() {
+    try {
+      var id = localStorage.getItem(visitorKey);
+      if (!id) {
+        id = Math.random().toString(36).slice(2) + Date.now().toString(36);
+        localStorage.setItem(visitorKey, id);
+      }
+      return id;
+    } catch (ignored) {
+      return undefined; // storage disabled: views still count, without the 30-minute dedupe
+    }
+  }
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function box(title, items, kind, linkTemplate) {
+    var section = element("section", "recommender-box recommender-" + kind);
+    var headingId = "recommender-" + kind + "-" + Math.random().toString(36).slice(2, 8);
+    var heading = element("h2", "recommender-heading", title);
+    heading.id = headingId;
+    section.setAttribute("aria-labelledby", headingId);
+    section.appendChild(heading);
+    var list = element("ol", "recommender-list");
+    items.forEach(function (item) {
+      var entry = element("li", "recommender-item");
+      var link = element("a", "recommender-link");
+      link.href = linkTemplate ? linkTemplate.replace("{id}", encodeURIComponent(item.id)) : item.url || "#";
+      if (item.image_url) {
+        var image = element("img", "recommender-thumbnail");
+        image.src = item.image_url;
+        image.alt = "";
+        image.loading = "lazy";
+        image.width = 96;
+        link.appendChild(image);
+      }
+      link.appendChild(element("span", "recommender-title", item.title));
+      entry.appendChild(link);
+      list.appendChild(entry);
+    });
+    section.appendChild(list);
+    return section;
+  }
+
+  function render(container, data) {
+    var boxes = [];
+    var links = container.getAttribute("data-link-template");
+    if (data.more_like_this && data.more_like_this.length) {
+      boxes.push(box(container.getAttribute("data-related-title") || "More like this", data.more_like_this, "related", links));
+    }
+    if (data.popular && data.popular.length) {
+      boxes.push(box(container.getAttribute("data-popular-title") || "Popular", data.popular, "popular", links));
+    }
+    boxes.forEach(function (node) { container.appendChild(node); });
+    if (boxes.length) container.hidden = false;
+  }
+
+  function reportView(articleId) {
+    if (!navigator.sendBeacon) return;
+    var event = { type: "view", article_id: articleId, visitor_id: visitorId() };
+    navigator.sendBeacon(service + "/api/v1/events", new Blob([JSON.stringify(event)], { type: "text/plain" }));
+  }
+
+  function load(container) {
+    var articleId = container.getAttribute("data-recommender-article");
+    if (!articleId || container.getAttribute("data-recommender-loaded")) return;
+    container.setAttribute("data-recommender-loaded", "1");
+    container.hidden = true;
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = setTimeout(function () { if (controller) controller.abort(); }, TIMEOUT_MS);
+    var query = "?related=" + (container.getAttribute("data-related") || 5) +
+      "&popular=" + (container.getAttribute("data-popular") || 5);
+    var url = service + "/api/v1/articles/" + encodeURIComponent(articleId) + "/recommendations" + query;
+    var started = Date.now();
+    fetch(url, { credentials: "omit", signal: controller ? controller.signal : undefined })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        clearTimeout(timer);
+        if (data && Date.now() - started <= TIMEOUT_MS) render(container, data);
+      })
+      .catch(function () { clearTimeout(timer); }); // slow or failing service: the boxes stay hidden
+    try {
+      reportView(articleId);
+    } catch (ignored) {
+      // a blocked beacon must not break the host page
+    }
+  }
+
+  function init() {
+    try {
+      Array.prototype.forEach.call(document.querySelectorAll("[data-recommender-article]"), load);
+    } catch (ignored) {
+      // an old browser without fetch or URL: no boxes, no errors
+    }
+  }
+
+  window.RecommenderWidget = { init: init, version: 1 };
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
