@@ -7,7 +7,7 @@ CORPUS := corpus/wikinews.jsonl
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run test install system-packages index lint format bench evaluate clean
+.PHONY: run test install system-packages browser-deps index lint format bench evaluate screenshots clean
 
 install: $(VENV)/.installed
 
@@ -37,8 +37,21 @@ system-packages:
 			echo "redis-server is missing: sudo apt-get install redis-server" >&2; exit 1; \
 		fi; }
 
-test: install system-packages
+# The browser tests drive Debian's Chromium headless (Playwright talks to it; nothing is downloaded).
+browser-deps:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+		else \
+			echo "chromium is missing: sudo apt-get install chromium chromium-driver" >&2; exit 1; \
+		fi; }
+
+test: install system-packages browser-deps
 	$(BIN)/pytest
+
+# Screenshots of the demo page and the editors' preview for the README, by the browser tests' helper.
+screenshots: install browser-deps
+	$(BIN)/python -m tests.browser docs/screenshots
 
 lint: install
 	$(BIN)/ruff check .

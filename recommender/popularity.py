@@ -278,5 +278,10 @@ def select_popular(
                 break
     if entries:
         return "views", entries
-    recent = [PopularEntry(article, None, 0) for article in newest if wanted(article)]
-    return "recent", recent[:limit]
+    recent = []
+    for article in newest:
+        if len(recent) == limit:
+            break
+        if wanted(article):
+            recent.append(PopularEntry(article, None, 0))
+    return "recent", recent

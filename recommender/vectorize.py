@@ -32,7 +32,7 @@ class VectorizerSettings:
     sublinear_tf: bool = True
     min_df: int = 2
     max_df: float = 0.5
-    stop_words: str | None = None
+    stop_words: str | None = "english"
     token_pattern: str = r"(?u)\b[^\W\d_][^\W\d_]+\b"
 
     def to_dict(self) -> dict[str, Any]:

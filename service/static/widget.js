@@ -5,7 +5,8 @@
  *   <div data-recommender-article="ARTICLE-ID"></div>
  * Optional attributes: data-related / data-popular (list lengths, default 5),
  * data-related-title / data-popular-title (headings), data-link-template
- * ("/articles/{id}": links built from ids instead of each article's url).
+ * ("/articles/{id}": links built from ids instead of each article's url),
+ * data-service (the API's origin, when the script is served from elsewhere).
  *   <script src="https://recommender.example.org/widget.js" async></script>
  *
  * Reports the page view with navigator.sendBeacon. If the service is slow
@@ -16,7 +17,7 @@
   "use strict";
   var TIMEOUT_MS = 1500;
   var script = document.currentScript;
-  var service = script && script.src ? new URL(script.src, location.href).origin : location.origin;
+  var scriptOrigin = script && script.src ? new URL(script.src, location.href).origin : location.origin;
   var visitorKey = "recommender-visitor";
 
   function visitorId() {
@@ -80,7 +81,7 @@
     if (boxes.length) container.hidden = false;
   }
 
-  function reportView(articleId) {
+  function reportView(service, articleId) {
     if (!navigator.sendBeacon) return;
     var event = { type: "view", article_id: articleId, visitor_id: visitorId() };
     navigator.sendBeacon(service + "/api/v1/events", new Blob([JSON.stringify(event)], { type: "text/plain" }));
@@ -88,6 +89,7 @@
 
   function load(container) {
     var articleId = container.getAttribute("data-recommender-article");
+    var service = container.getAttribute("data-service") || scriptOrigin;
     if (!articleId || container.getAttribute("data-recommender-loaded")) return;
     container.setAttribute("data-recommender-loaded", "1");
     container.hidden = true;
@@ -105,7 +107,7 @@
       })
       .catch(function () { clearTimeout(timer); }); // slow or failing service: the boxes stay hidden
     try {
-      reportView(articleId);
+      reportView(service, articleId);
     } catch (ignored) {
       // a blocked beacon must not break the host page
     }

@@ -1,0 +1,104 @@
+"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright, for the browser tests and screenshots.
+
+`make screenshots` runs this module: it serves the bundled corpus with gunicorn,
+reads one article in the demo page (so its view is counted), and saves
+screenshots of the demo page and of the editors' preview under docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from bench.harness import BROWSER, get_json, gunicorn
+
+CHROMIUM = "/usr/bin/chromium"
+# Root needs --no-sandbox; the machine's network is closed, so Chromium must not try to reach Google.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+# A reader's browser: HeadlessChrome in the User-Agent would be ignored as a bot.
+READER_AGENT = BROWSER
+REPO = Path(__file__).resolve().parent.parent
+SCREENSHOT_ARTICLE = "wikinews-SpaceX_Crew_Dragon_capsule_docks_with_International_Space_Station"
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: make browser-deps (apt-get install chromium chromium-driver)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def quoted(article_id: str) -> str:
+    return urllib.parse.quote(article_id, safe="")
+
+
+def wait_for_boxes(page: Page) -> None:
+    page.wait_for_selector("section.recommender-related", timeout=10_000)
+    page.wait_for_selector("section.recommender-popular", timeout=10_000)
+
+
+def take_screenshots(browser: Browser, base: str, out: Path) -> list[Path]:
+    """Read an article in the demo page, then screenshot the demo page and its preview."""
+    out.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(user_agent=READER_AGENT, viewport={"width": 1000, "height": 1400})
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/demo/{quoted(SCREENSHOT_ARTICLE)}")
+        wait_for_boxes(page)
+        for link in page.locator("section.recommender-related a").all()[:3]:  # readers move on to related stories
+            reader = context.new_page()
+            reader.goto(f"{base}{link.get_attribute('href')}")
+            wait_for_boxes(reader)
+            reader.close()
+        deadline = time.monotonic() + 15  # the view is written within a flush, then ranked within a refresh
+        while get_json(f"{base}/api/v1/popular?window=1h")[1]["source"] != "views" and time.monotonic() < deadline:
+            time.sleep(0.25)
+        page.goto(f"{base}/demo/{quoted(SCREENSHOT_ARTICLE)}")
+        wait_for_boxes(page)
+        demo = out / "demo.png"
+        page.screenshot(path=str(demo), full_page=True)
+        page.goto(f"{base}/preview/{quoted(SCREENSHOT_ARTICLE)}?window=1h")
+        preview = out / "preview.png"
+        page.screenshot(path=str(preview), full_page=True)
+        return [demo, preview]
+    finally:
+        context.close()
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots"
+    from recommender.corpus import load_corpus
+    from recommender.index import build_index, save_index
+
+    with tempfile.TemporaryDirectory() as scratch:
+        index = save_index(build_index(load_corpus(REPO / "corpus" / "wikinews.jsonl")), Path(scratch) / "index")
+        environment = {"POPULARITY_FLUSH_SECONDS": "0.25", "POPULAR_REFRESH_SECONDS": "1"}
+        with gunicorn(index, Path(scratch), **environment) as server, chromium() as browser:
+            paths = take_screenshots(browser, server.base, out)
+    print(json.dumps([str(path) for path in paths]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""The widget and the preview in real headless Chromium, against the real app under gunicorn."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page
+
+from bench.harness import free_port, get_json, gunicorn
+from tests.browser import READER_AGENT, SCREENSHOT_ARTICLE, chromium, quoted, take_screenshots, wait_for_boxes
+
+WIDGET = Path(__file__).resolve().parent.parent / "service" / "static" / "widget.js"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def service(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    environment = {"POPULARITY_FLUSH_SECONDS": "0.25", "POPULAR_REFRESH_SECONDS": "1"}
+    with gunicorn(bundled_index, tmp_path_factory.mktemp("browser"), **environment) as server:
+        yield server.base
+
+
+class Problems:
+    """JavaScript errors and console errors of a page, as a host site would see them in its monitoring."""
+
+    def __init__(self, page: Page) -> None:
+        self.errors: list[str] = []
+        self.console: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        # The browser itself notes a refused or failed request; that is not the page's code.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.console.append(message.text)
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(user_agent=READER_AGENT)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def titles(page: Page, box: str) -> list[str]:
+    return page.locator(f"section.recommender-{box} .recommender-title").all_inner_texts()
+
+
+def test_demo_page_shows_both_boxes_with_the_expected_titles(page: Page, service: str) -> None:
+    problems = Problems(page)
+    page.goto(f"{service}/demo/{quoted(SCREENSHOT_ARTICLE)}")
+    wait_for_boxes(page)
+    _, expected = get_json(f"{service}/api/v1/articles/{quoted(SCREENSHOT_ARTICLE)}/recommendations")
+    assert titles(page, "related") == [item["title"] for item in expected["more_like_this"]]
+    assert titles(page, "popular") == [item["title"] for item in expected["popular"]]
+    assert page.get_by_role("heading", name="More like this").is_visible()
+    assert page.get_by_role("heading", name="Popular").is_visible()
+    assert "SpaceX successfully launches its first crewed spaceflight" in titles(page, "related")
+    assert problems.errors == [] and problems.console == []
+
+
+def test_clicking_a_related_link_opens_that_articles_page(page: Page, service: str) -> None:
+    page.goto(f"{service}/demo/{quoted(SCREENSHOT_ARTICLE)}")
+    wait_for_boxes(page)
+    first = page.locator("section.recommender-related a").first
+    title = first.inner_text()
+    first.click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == title
+    assert "/demo/wikinews-" in page.url and quoted(SCREENSHOT_ARTICLE) not in page.url
+    wait_for_boxes(page)
+
+
+def test_a_page_view_is_counted_and_changes_the_popular_box(browser: Browser, page: Page, service: str) -> None:
+    article = "wikinews-Bombs_kill_at_least_20_at_cathedral_in_Mindanao,_Philippines"
+    page.goto(f"{service}/demo/{quoted(article)}")
+    wait_for_boxes(page)
+    deadline = time.monotonic() + 15
+    while True:
+        _, popular = get_json(f"{service}/api/v1/popular?window=1h&limit=50")
+        counted = {item["id"]: item["views"] for item in popular["items"] if popular["source"] == "views"}
+        if counted.get(article, 0) >= 1:
+            break
+        assert time.monotonic() < deadline, f"the view was not counted: {popular}"
+        time.sleep(0.25)
+    time.sleep(1.2)  # every worker's Popular ranking is at most POPULAR_REFRESH_SECONDS old
+    reader = browser.new_context(user_agent=READER_AGENT)  # another reader: nothing in the browser's HTTP cache
+    try:
+        other = reader.new_page()
+        other.goto(f"{service}/demo/{quoted(SCREENSHOT_ARTICLE)}")
+        wait_for_boxes(other)
+        assert "Bombs kill at least 20 at cathedral in Mindanao, Philippines" in titles(other, "popular")
+    finally:
+        reader.close()
+
+
+def test_a_headless_browser_is_not_counted_as_a_reader(browser: Browser, service: str) -> None:
+    context = browser.new_context()  # Playwright's own User-Agent says HeadlessChrome
+    try:
+        page = context.new_page()
+        article = "wikinews-Iranian_cargo_plane_crashes_into_Karaj_houses"
+        page.goto(f"{service}/demo/{quoted(article)}")
+        wait_for_boxes(page)
+        time.sleep(1.5)  # beyond a flush and a refresh
+        _, popular = get_json(f"{service}/api/v1/popular?window=1h&limit=50")
+        assert article not in {item["id"] for item in popular["items"] if popular["source"] == "views"}
+    finally:
+        context.close()
+
+
+class HostSite(http.server.SimpleHTTPRequestHandler):
+    """A site's page embedding the widget, and a stand-in API that fails or is slow."""
+
+    api_delay = 0.0
+    api_status = 500
+    service_url = ""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path == "/widget.js":
+            self._send(200, "text/javascript", WIDGET.read_bytes())
+        elif self.path.startswith("/api/"):
+            time.sleep(self.api_delay)
+            self._send(self.api_status, "application/json", b'{"more_like_this": [], "popular": []}')
+        else:
+            script = "" if self.path == "/without-widget" else '<script src="/widget.js" async></script>'
+            page = (
+                "<!doctype html><html><head><title>Host</title></head><body><h1>Host article</h1>"
+                f'<div id="boxes" data-recommender-article="a-1" data-service="{self.service_url}"></div>'
+                f'{script}<p id="after">The rest of the page.</p></body></html>'
+            )
+            self._send(200, "text/html", page.encode())
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._send(202, "application/json", b"{}")
+
+    def _send(self, status: int, kind: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def host_site() -> Iterator[type[HostSite]]:
+    handler = type("Handler", (HostSite,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    handler.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("failure", ["stopped", "error", "slow"])
+def test_a_failing_service_leaves_the_host_page_whole(page: Page, host_site, failure: str) -> None:
+    if failure == "stopped":
+        host_site.service_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    else:
+        host_site.service_url = host_site.base
+        host_site.api_status = 500 if failure == "error" else 200
+        host_site.api_delay = 0.0 if failure == "error" else 3.0
+    problems = Problems(page)
+    page.goto(host_site.base)
+    assert page.locator("#after").inner_text() == "The rest of the page."
+    page.wait_for_timeout(3500 if failure == "slow" else 1000)
+    assert page.locator("#boxes").is_hidden()
+    assert page.locator("#boxes section").count() == 0
+    assert page.evaluate("typeof window.RecommenderWidget.init") == "function"
+    assert problems.errors == [] and problems.console == []
+
+
+def test_the_widget_adds_one_global(page: Page, host_site) -> None:
+    host_site.service_url = f"http://127.0.0.1:{free_port()}"
+    page.goto(f"{host_site.base}/without-widget")
+    before = set(page.evaluate("Object.keys(window)"))
+    page.goto(host_site.base)
+    page.wait_for_function("window.RecommenderWidget !== undefined")
+    assert set(page.evaluate("Object.keys(window)")) - before == {"RecommenderWidget"}
+
+
+def test_preview_shows_scores_and_shared_words_without_javascript(browser: Browser, service: str) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{service}/preview")
+        page.fill("#q", "spacex dragon")
+        page.press("#q", "Enter")
+        page.wait_for_load_state()
+        page.get_by_role("link", name="SpaceX Crew Dragon capsule docks with International Space Station").click()
+        page.wait_for_load_state()
+        rows = page.locator("tr.related-item")
+        assert rows.count() == 10
+        first = rows.first
+        assert 0 < float(first.locator("td.score").inner_text()) < 1
+        assert first.locator("span.term").count() >= 1
+        assert page.get_by_role("heading", name="Popular").count() == 1
+    finally:
+        context.close()
+
+
+def test_screenshots_helper_writes_both_pictures(browser: Browser, service: str, tmp_path: Path) -> None:
+    demo, preview = take_screenshots(browser, service, tmp_path)
+    for picture in (demo, preview):
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 10_000
