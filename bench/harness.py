@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
@@ -106,11 +107,12 @@ class LoadResult:
 
 
 def _offer_views(port: int, article_ids: Sequence[str], weights: Sequence[float], rate: float, seconds: float,
-                 seed: int, results: multiprocessing.Queue) -> None:  # fmt: skip
+                 seed: int, start: Any, results: multiprocessing.Queue) -> None:  # fmt: skip
     """One load process: page views at `rate` per second over one keep-alive connection."""
     import random
 
     rng = random.Random(seed)
+    start.wait()  # every process is up: the clock starts for all of them at once
     acknowledged: Counter = Counter()
     errors = sent = 0
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -145,16 +147,19 @@ def offered_views(
 ) -> Iterator[LoadResult]:
     """Offer `rate` views per second for `seconds` from other processes; the result fills in on exit."""
     port = int(base.rsplit(":", 1)[1])
-    queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
     context = multiprocessing.get_context("spawn")
+    queue: multiprocessing.Queue = context.Queue()
+    start = context.Barrier(processes + 1)
     workers = [
         context.Process(
-            target=_offer_views, args=(port, list(article_ids), list(weights), rate / processes, seconds, seed, queue)
-        )  # fmt: skip
+            target=_offer_views,
+            args=(port, list(article_ids), list(weights), rate / processes, seconds, seed, start, queue),
+        )
         for seed in range(processes)
     ]
     for worker in workers:
         worker.start()
+    start.wait(timeout=120)  # the load begins with the caller's block, not while the processes import
     result = LoadResult()
     try:
         yield result

@@ -7,8 +7,10 @@ posting lists cut to their highest-weighted documents; the best-scoring
 candidates are then re-ranked with their exact cosine. The recall of this
 against exact cosine is measured by ``bench/build.py`` and by the tests.
 
-The kernels are compiled with numba and release the GIL, so row blocks run on
-all cores through a thread pool while sharing the matrix.
+The kernels (recommender/kernels.py) are compiled with numba and release the
+GIL, so row blocks run on all cores through a thread pool while sharing the
+matrix. They are imported only when a search runs: the web workers, which
+only look lists up, never load numba and its compiler (about 60 MB each).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numba
 import numpy as np
 from scipy import sparse
 
@@ -46,87 +47,14 @@ class SearchSettings:
         return asdict(self)
 
 
-@numba.njit(nogil=True, cache=True)
-def _prune_postings(indptr, docs, weights, cap, start, stop, out_indptr, out_docs, out_weights):  # pragma: no cover
-    for term in range(start, stop):
-        begin, end = indptr[term], indptr[term + 1]
-        order = np.argsort(-weights[begin:end], kind="mergesort")[:cap]
-        target = out_indptr[term]
-        for position in range(order.size):
-            out_docs[target + position] = docs[begin + order[position]]
-            out_weights[target + position] = weights[begin + order[position]]
-
-
-@numba.njit(nogil=True, cache=True)
-def _search_rows(  # pragma: no cover - compiled; covered through top_neighbours
-    start, stop, indptr, indices, data, post_indptr, post_docs, post_weights,
-    term_count, query_terms, candidates, duplicate_threshold, out_ids, out_scores,
-):  # fmt: skip
-    row_count = indptr.size - 1
-    k = out_ids.shape[1]
-    partial = np.zeros(row_count, np.float32)
-    touched = np.empty(row_count, np.int32)
-    query = np.zeros(term_count, np.float32)
-    for row in range(start, stop):
-        begin, end = indptr[row], indptr[row + 1]
-        if end == begin:
-            continue
-        weights = data[begin:end]
-        strongest = np.argsort(-weights, kind="mergesort")[:query_terms]
-        touched_count = 0
-        for position in strongest:
-            term = indices[begin + position]
-            weight = weights[position]
-            for p in range(post_indptr[term], post_indptr[term + 1]):
-                doc = post_docs[p]
-                if partial[doc] == 0.0:
-                    touched[touched_count] = doc
-                    touched_count += 1
-                partial[doc] += weight * post_weights[p]
-        pool = touched[:touched_count].copy()
-        if touched_count > candidates:
-            scores = np.empty(touched_count, np.float32)
-            for a in range(touched_count):
-                scores[a] = partial[pool[a]]
-            cutoff = np.partition(scores, touched_count - candidates)[touched_count - candidates]
-            kept = 0
-            for a in range(touched_count):
-                if scores[a] >= cutoff and kept < 2 * candidates:
-                    pool[kept] = pool[a]
-                    kept += 1
-            pool = pool[:kept]
-        for a in range(touched_count):
-            partial[touched[a]] = 0.0
-        for p in range(begin, end):
-            query[indices[p]] = data[p]
-        exact = np.empty(pool.size, np.float32)
-        for a in range(pool.size):
-            doc = pool[a]
-            total = 0.0
-            for p in range(indptr[doc], indptr[doc + 1]):
-                total += data[p] * query[indices[p]]
-            exact[a] = total
-        for p in range(begin, end):
-            query[indices[p]] = 0.0
-        order = np.argsort(-exact, kind="mergesort")
-        filled = 0
-        for a in order:
-            if filled == k:
-                break
-            doc = pool[a]
-            if doc == row or exact[a] >= duplicate_threshold or exact[a] <= 0.0:
-                continue
-            out_ids[row, filled] = doc
-            out_scores[row, filled] = exact[a]
-            filled += 1
-
-
 def _workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _pruned_postings(matrix: sparse.csr_matrix, cap: int, pool: ThreadPoolExecutor) -> sparse.csr_matrix:
     """The inverted index (terms x documents), each posting list cut to its ``cap`` best documents."""
+    from recommender.kernels import prune_postings
+
     postings = sparse.csr_matrix(matrix.T)
     lengths = np.minimum(np.diff(postings.indptr), cap)
     out_indptr = np.zeros(postings.shape[0] + 1, np.int64)
@@ -136,7 +64,7 @@ def _pruned_postings(matrix: sparse.csr_matrix, cap: int, pool: ThreadPoolExecut
     bounds = np.linspace(0, postings.shape[0], 4 * _workers() + 1).astype(np.int64)
     jobs = [
         pool.submit(
-            _prune_postings,
+            prune_postings,
             postings.indptr.astype(np.int64),
             postings.indices,
             postings.data,
@@ -167,6 +95,8 @@ def top_neighbours(
     with -1, and float32 cosines padded with 0, best first. Memory grows with
     n_articles * k plus the matrix's non-zeros; no n x n array is ever made.
     """
+    from recommender.kernels import search_rows
+
     matrix = sparse.csr_matrix(matrix, dtype=np.float32)
     matrix.sort_indices()
     row_count, term_count = matrix.shape
@@ -178,7 +108,7 @@ def top_neighbours(
         blocks = [(start, min(row_count, start + _BLOCK_ROWS)) for start in range(0, row_count, _BLOCK_ROWS)]
         jobs = {
             pool.submit(
-                _search_rows, start, stop, indptr, matrix.indices, matrix.data,
+                search_rows, start, stop, indptr, matrix.indices, matrix.data,
                 postings.indptr, postings.indices, postings.data, term_count,
                 settings.query_terms, settings.candidates, settings.duplicate_threshold, ids, scores,
             ): stop - start

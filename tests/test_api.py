@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,10 @@ def test_a_missing_index_stops_the_app_from_starting(tmp_path: Path) -> None:
 
 def test_importing_the_service_creates_nothing() -> None:
     assert not hasattr(service, "app")
+
+
+def test_web_workers_do_not_load_the_neighbour_search_compiler() -> None:
+    # numba and llvmlite cost about 60 MB per gunicorn worker, and workers only look lists up.
+    code = "import sys, service, recommender.live; print('numba' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "False"

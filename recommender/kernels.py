@@ -1,0 +1,83 @@
+"""The compiled inner loops of the neighbour search (see recommender/neighbours.py).
+
+numba compiles them on first use and caches the machine code beside this file;
+``nogil=True`` lets threads run them on every core at once.
+"""
+
+import numba
+import numpy as np
+
+
+@numba.njit(nogil=True, cache=True)
+def prune_postings(indptr, docs, weights, cap, start, stop, out_indptr, out_docs, out_weights):
+    for term in range(start, stop):
+        begin, end = indptr[term], indptr[term + 1]
+        order = np.argsort(-weights[begin:end], kind="mergesort")[:cap]
+        target = out_indptr[term]
+        for position in range(order.size):
+            out_docs[target + position] = docs[begin + order[position]]
+            out_weights[target + position] = weights[begin + order[position]]
+
+
+@numba.njit(nogil=True, cache=True)
+def search_rows(
+    start, stop, indptr, indices, data, post_indptr, post_docs, post_weights,
+    term_count, query_terms, candidates, duplicate_threshold, out_ids, out_scores,
+):  # fmt: skip
+    row_count = indptr.size - 1
+    k = out_ids.shape[1]
+    partial = np.zeros(row_count, np.float32)
+    touched = np.empty(row_count, np.int32)
+    query = np.zeros(term_count, np.float32)
+    for row in range(start, stop):
+        begin, end = indptr[row], indptr[row + 1]
+        if end == begin:
+            continue
+        weights = data[begin:end]
+        strongest = np.argsort(-weights, kind="mergesort")[:query_terms]
+        touched_count = 0
+        for position in strongest:
+            term = indices[begin + position]
+            weight = weights[position]
+            for p in range(post_indptr[term], post_indptr[term + 1]):
+                doc = post_docs[p]
+                if partial[doc] == 0.0:
+                    touched[touched_count] = doc
+                    touched_count += 1
+                partial[doc] += weight * post_weights[p]
+        pool = touched[:touched_count].copy()
+        if touched_count > candidates:
+            scores = np.empty(touched_count, np.float32)
+            for a in range(touched_count):
+                scores[a] = partial[pool[a]]
+            cutoff = np.partition(scores, touched_count - candidates)[touched_count - candidates]
+            kept = 0
+            for a in range(touched_count):
+                if scores[a] >= cutoff and kept < 2 * candidates:
+                    pool[kept] = pool[a]
+                    kept += 1
+            pool = pool[:kept]
+        for a in range(touched_count):
+            partial[touched[a]] = 0.0
+        for p in range(begin, end):
+            query[indices[p]] = data[p]
+        exact = np.empty(pool.size, np.float32)
+        for a in range(pool.size):
+            doc = pool[a]
+            total = 0.0
+            for p in range(indptr[doc], indptr[doc + 1]):
+                total += data[p] * query[indices[p]]
+            exact[a] = total
+        for p in range(begin, end):
+            query[indices[p]] = 0.0
+        order = np.argsort(-exact, kind="mergesort")
+        filled = 0
+        for a in order:
+            if filled == k:
+                break
+            doc = pool[a]
+            if doc == row or exact[a] >= duplicate_threshold or exact[a] <= 0.0:
+                continue
+            out_ids[row, filled] = doc
+            out_scores[row, filled] = exact[a]
+            filled += 1
