@@ -81,9 +81,9 @@ def run(index: Path, workdir: Path, article_ids: list[str], weights: list[float]
         probe = threading.Thread(
             target=lambda: loaded.extend([latencies(server.base, article_ids, stop, args.seconds)])
         )
-        load_started = time.monotonic()
         killed_after = None
         with offered_views(server.base, article_ids, weights, args.rate, args.seconds) as load:
+            load_started = time.monotonic()
             probe.start()
             if kill:
                 time.sleep(args.seconds / 2)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 
@@ -58,11 +59,13 @@ class Server:
 def gunicorn(
     index: Path, workdir: Path, workers: int = 2, worker_class: str = "gthread", **environment: str
 ) -> Iterator[Server]:
-    """The real app, `service:create_app()`, under gunicorn on a free loopback port."""
+    """The real app, `service:create_app()`, under gunicorn with the production config, on a free loopback port."""
     port = free_port()
     binary = Path(sys.executable).parent / "gunicorn"
-    command = [str(binary), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--worker-class", worker_class, "--threads", "4", "service:create_app()"]  # fmt: skip
+    command = [
+        str(binary), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        "--worker-class", worker_class, "--threads", "4", "--access-logfile", "-", "service:create_app()",
+    ]  # fmt: skip
     env = {
         **os.environ,
         "RECOMMENDER_INDEX": str(index),

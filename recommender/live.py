@@ -194,9 +194,11 @@ class IndexHolder:
         self.live = self._replay(LiveIndex(load_index(directory), directory))
 
     def _replay(self, live: LiveIndex) -> LiveIndex:
-        if self.changes is None:
-            return live
-        return live.with_changes(self.changes.since(live.seq))
+        changes = self.changes.since(live.seq) if self.changes is not None else []
+        if changes:
+            live = live.with_changes(changes)
+        live.newest_first  # noqa: B018 - computed here, off the request path, not by the first request
+        return live
 
     def refresh(self) -> None:
         """Load a newly published version and apply new changes; never raises for a bad version."""

@@ -31,8 +31,8 @@ def test_concurrent_views_are_counted_exactly_once(bundled_index: Path, tmp_path
 def test_sigkill_loses_at_most_one_flush_interval(bundled_index: Path, tmp_path: Path) -> None:
     ids = article_ids(bundled_index)
     with gunicorn(bundled_index, tmp_path, POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
-        started = time.monotonic()
         with offered_views(server.base, ids, [1.0] * len(ids), RATE, seconds=4, processes=4) as load:
+            started = time.monotonic()
             time.sleep(2)
             server.kill()
             killed_after = time.monotonic() - started
