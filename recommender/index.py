@@ -64,15 +64,24 @@ class Index:
         neighbour_ids: np.ndarray,
         neighbour_scores: np.ndarray,
         matrix: sparse.csr_matrix,
-        vectorizer: FeatureUnion,
+        vectorizer: FeatureUnion | Callable[[], FeatureUnion],
     ) -> None:
         self.manifest = manifest
         self.articles = articles
         self.neighbour_ids = neighbour_ids
         self.neighbour_scores = neighbour_scores
         self.matrix = matrix
-        self.vectorizer = vectorizer
+        self._vectorizer = vectorizer
         self._row_of = {article["id"]: row for row, article in enumerate(articles)}
+
+    @cached_property
+    def vectorizer(self) -> FeatureUnion:
+        """The fitted vectoriser. A loaded index unpickles it on first use: unpickling holds the GIL for
+        tens of milliseconds, which a hot reload should not impose on the requests served meanwhile,
+        and only adding articles and explaining scores need it."""
+        if isinstance(self._vectorizer, FeatureUnion):
+            return self._vectorizer
+        return self._vectorizer()
 
     @property
     def version(self) -> str:
@@ -291,7 +300,6 @@ def load_index(directory: str | Path, verify_checksums: bool = True) -> Index:
     _check_compatible(directory, manifest, verify_checksums)
     try:
         arrays = joblib.load(directory / _ARRAYS, mmap_mode="r")
-        vectorizer = joblib.load(directory / _VECTORIZER)
         articles = list(_read_articles(directory / _ARTICLES))
         matrix = sparse.csr_matrix(
             (arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]),
@@ -302,4 +310,12 @@ def load_index(directory: str | Path, verify_checksums: bool = True) -> Index:
         raise IncompatibleIndex(f"{directory}: cannot load index: {error}") from error
     if len(articles) != manifest["article_count"] or arrays["neighbour_ids"].shape[0] != len(articles):
         raise IncompatibleIndex(f"{directory}: article count does not match the manifest; rebuild")
-    return Index(manifest, articles, arrays["neighbour_ids"], arrays["neighbour_scores"], matrix, vectorizer)
+    vectorizer_path = directory / _VECTORIZER
+    return Index(
+        manifest,
+        articles,
+        arrays["neighbour_ids"],
+        arrays["neighbour_scores"],
+        matrix,
+        lambda: joblib.load(vectorizer_path),
+    )
