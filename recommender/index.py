@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -284,10 +284,10 @@ def _check_compatible(directory: Path, manifest: dict[str, Any], verify_checksum
             raise IncompatibleIndex(f"{path}: checksum mismatch (corrupt copy); rebuild with `recommender build`")
 
 
-def _read_articles(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as stream:
-        for line in stream:
-            yield json.loads(line)
+def _read_articles(path: Path) -> list[dict[str, Any]]:
+    # Read whole, then parse: iterating a text file line by line starves other threads of the GIL
+    # for tens of milliseconds at a time, which a hot reload must not do to the requests in flight.
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def load_index(directory: str | Path, verify_checksums: bool = True) -> Index:
@@ -300,7 +300,7 @@ def load_index(directory: str | Path, verify_checksums: bool = True) -> Index:
     _check_compatible(directory, manifest, verify_checksums)
     try:
         arrays = joblib.load(directory / _ARRAYS, mmap_mode="r")
-        articles = list(_read_articles(directory / _ARTICLES))
+        articles = _read_articles(directory / _ARTICLES)
         matrix = sparse.csr_matrix(
             (arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]),
             shape=tuple(int(n) for n in arrays["matrix_shape"]),

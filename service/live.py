@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 
 from flask import Flask, current_app
 
@@ -15,6 +16,8 @@ def init_app(app: Flask) -> None:
     changes = ChangeLog(config["RECOMMENDER_CHANGES"] or default_changes_path(config["RECOMMENDER_INDEX"]))
     holder = IndexHolder(config["RECOMMENDER_INDEX"], changes)
     app.extensions["recommender.holder"] = holder
+    # What start-up created lives as long as the process: keep it out of every later full collection.
+    gc.freeze()
     interval = float(config["RELOAD_INTERVAL_SECONDS"])
     if interval > 0:
         watcher = Watcher(holder, interval)
