@@ -23,6 +23,7 @@ from recommender.index import build_index, read_manifest, save_index
 from recommender.live import IndexHolder
 from recommender.neighbours import SearchSettings
 from recommender.publish import (
+    DEFAULT_INDEX,
     check_publishable,
     current_dir,
     list_versions,
@@ -222,7 +223,7 @@ def make_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--index",
         type=Path,
-        default=Path(os.environ.get("RECOMMENDER_INDEX", "var/index")),
+        default=Path(os.environ.get("RECOMMENDER_INDEX", DEFAULT_INDEX)),
         help="the served index directory or index root (default: $RECOMMENDER_INDEX or var/index)",
     )
     add.set_defaults(handler=_add)
@@ -243,7 +244,7 @@ def make_parser() -> argparse.ArgumentParser:
     views.add_argument(
         "--index",
         type=Path,
-        default=Path(os.environ.get("RECOMMENDER_INDEX", "var/index")),
+        default=Path(os.environ.get("RECOMMENDER_INDEX", DEFAULT_INDEX)),
         help="the served index directory or index root (default: $RECOMMENDER_INDEX or var/index)",
     )
     views.add_argument(

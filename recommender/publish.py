@@ -26,6 +26,7 @@ from recommender.corpus import Corpus
 from recommender.errors import IncompatibleIndex, RecommenderError
 from recommender.index import MANIFEST, Index, read_manifest, write_index_files
 
+DEFAULT_INDEX = "var/index"  # where `make run` publishes, relative to the working directory
 CURRENT = "current"
 VERSIONS = "versions"
 KEEP_VERSIONS = 3

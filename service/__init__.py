@@ -13,9 +13,8 @@ from typing import Any
 
 from flask import Flask
 
+from recommender.publish import DEFAULT_INDEX
 from service import admin, api, cors, errors, live, pages, popularity
-
-DEFAULT_INDEX = "var/index"
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
