@@ -82,3 +82,17 @@ def test_console_script_entry_point(small_corpus: Path, tmp_path: Path) -> None:
     assert "published index" in result.stdout
     usage = subprocess.run([str(recommender), "build"], capture_output=True, text=True, timeout=60)
     assert usage.returncode == 2 and "--corpus" in usage.stderr
+
+
+def test_every_command_has_help_and_is_in_the_readme(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    listing = capsys.readouterr().out
+    for command in ("build", "evaluate", "add", "rollback", "versions", "import-views"):
+        assert command in listing
+        assert f"recommender {command}" in readme, f"`recommender {command}` is not documented"
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert capsys.readouterr().out.count("\n") > 3
