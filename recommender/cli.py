@@ -18,20 +18,23 @@ from recommender.access_log import SKIP_REASONS, article_paths, hour_label, impo
 from recommender.changes import ChangeLog, default_changes_path
 from recommender.corpus import DEFAULT_MAX_BAD_FRACTION, load_corpus
 from recommender.errors import IncompatibleIndex, RecommenderError, TooManyBadRows
-from recommender.evaluate import evaluate
-from recommender.index import build_index, read_manifest, save_index
+from recommender.evaluate import evaluate, floor_costs, score_buckets
+from recommender.index import build_index, read_manifest, read_quality, save_index
 from recommender.live import IndexHolder
 from recommender.neighbours import SearchSettings
 from recommender.publish import (
     DEFAULT_INDEX,
     check_publishable,
+    check_quality,
     current_dir,
     list_versions,
     publish,
     resolve_index_dir,
     rollback,
 )
+from recommender.relevance import RelevanceSettings, parse_min_score
 from recommender.stores import default_store_url, open_store, redacted
+from recommender.vectorize import LANGUAGES, VectorizerSettings
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -69,13 +72,38 @@ def _report_problems(problems: Sequence[object], stream: TextIO) -> None:
         stream.write(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more bad rows\n")
 
 
-def _previous_manifest(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The manifest of the index this build would replace, if there is one."""
+def _previous_directory(args: argparse.Namespace) -> Path | None:
+    """The index directory this build would replace, if there is one."""
     directory = current_dir(args.index_root) if args.index_root else args.out
+    return directory if directory is not None and directory.exists() else None
+
+
+def _previous_manifest(args: argparse.Namespace) -> dict[str, Any] | None:
+    directory = _previous_directory(args)
     try:
-        return read_manifest(directory) if directory is not None and directory.exists() else None
+        return read_manifest(directory) if directory is not None else None
     except IncompatibleIndex:
         return None
+
+
+def _previous_quality(args: argparse.Namespace) -> dict[str, Any] | None:
+    directory = _previous_directory(args)
+    try:
+        return read_quality(directory) if directory is not None else None
+    except IncompatibleIndex:
+        return None
+
+
+def quality_summary(quality: dict[str, Any] | None) -> str:
+    """One line of a quality report, for the build's summary and `versions`."""
+    if not quality:
+        return "no quality report (built before reports)"
+    box = quality["box_size"]
+    return (
+        f"floor {quality['floor']:.3f}, {quality['with_full_box']:.0%} with {box} similar, "
+        f"{quality['with_none']:.0%} with none, {quality['never_listed']:.0%} never listed, "
+        f"{quality['near_duplicate_pairs']} near-duplicate pairs dropped"
+    )
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -87,7 +115,14 @@ def _build(args: argparse.Namespace) -> int:
         raise TooManyBadRows(f"{error}; nothing was published; use --force to publish anyway") from error
     _report_problems(corpus.problems, sys.stderr)
     check_publishable(corpus, _previous_manifest(args), args.force)
-    index = build_index(corpus, search_settings=SearchSettings(k=args.k), progress=Progress(sys.stderr))
+    index = build_index(
+        corpus,
+        VectorizerSettings(language=args.language),
+        SearchSettings(k=args.k),
+        Progress(sys.stderr),
+        RelevanceSettings(min_score=args.min_score),
+    )
+    check_quality(index, _previous_quality(args), args.force)
     target = publish(index, args.index_root) if args.index_root else save_index(index, args.out)
     version = target.name if args.index_root else index.version
     changes = default_changes_path(args.index_root or args.out)
@@ -99,7 +134,8 @@ def _build(args: argparse.Namespace) -> int:
         print(f"folded {folded} of the day's article changes into {version}", file=sys.stderr)
     print(
         f"published index {version}: {len(index)} articles, {len(corpus.problems)} bad rows, "
-        f"{index.manifest['vocabulary_size']} terms, {time.perf_counter() - started:.1f}s -> {target}"
+        f"{index.manifest['vocabulary_size']} terms, {time.perf_counter() - started:.1f}s -> {target}; "
+        f"quality: {quality_summary(index.quality)}"
     )
     return 0
 
@@ -181,6 +217,7 @@ def _versions(args: argparse.Namespace) -> int:
             f"{corpus.get('bad_rows', 0)} bad rows  {manifest.get('vocabulary_size')} terms  "
             f"corpus sha256 {str(corpus.get('sha256', ''))[:12]}"
         )
+        print(f"    quality: {quality_summary(read_quality(version.path))}")
     return 0
 
 
@@ -192,7 +229,29 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"precision@{args.k} on {args.corpus} ({len(corpus.articles)} articles, {evaluated} with a section)")
     for result in results:
         print(f"  {result.name:<28} {result.precision:.3f}")
+    ours = results[0]
+    if ours.neighbours is None:
+        return 0
+    sections = [article.section for article in corpus.articles]
+    ids, scores = ours.neighbours
+    print(f"same-section precision of the top {args.k} by score (items whose article has a section)")
+    for bucket in score_buckets(ids, scores, sections, args.k):
+        span = f"{bucket.low:.2f}-{bucket.high:.2f}"
+        print(f"  {span}  {bucket.items:>7} items  {bucket.share:6.1%}  {bucket.precision:.3f}")
+    print("what each floor costs: similar items kept, their precision, articles with a full box and with none")
+    for cost in floor_costs(ids, scores, sections, args.k, ours.chance_level):
+        print(
+            f"  {cost.name:<22} {cost.floor:.3f}  kept {cost.kept:6.1%}  precision {cost.precision:.3f}  "
+            f"other section {cost.other_section:6.1%}  full {cost.full:6.1%}  none {cost.none:6.1%}"
+        )
     return 0
+
+
+def _min_score(raw: str) -> float | str:
+    try:
+        return parse_min_score(raw)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -210,6 +269,19 @@ def make_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="publish even with many bad rows or far fewer articles than before"
     )
     build.add_argument("--k", type=int, default=SearchSettings().k, help="neighbours kept per article (default 30)")
+    build.add_argument(
+        "--language",
+        choices=list(LANGUAGES),
+        default="en",
+        help="language of the corpus: stemmer and stop words (default en)",
+    )
+    build.add_argument(
+        "--min-score",
+        type=_min_score,
+        default=RelevanceSettings().min_score,
+        help="relevance floor: a number from 0 to 1, or auto (the higher of 0.2 and the corpus's chance level; "
+        "the default)",
+    )
     build.add_argument(
         "--max-bad-fraction",
         type=float,

@@ -3,7 +3,8 @@
 An article's related list is counted relevant where the related article shares
 its section. The project's settings are compared, in the same run, with a plain
 ``TfidfVectorizer()`` and with random lists, so a change of settings can be
-judged by a number instead of by eye.
+judged by a number instead of by eye. Precision by score bucket, and what each
+candidate relevance floor costs in coverage, are how the floor was chosen.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recommender.corpus import Article
 from recommender.neighbours import SearchSettings, top_neighbours
+from recommender.relevance import RelevanceSettings, chance_level
 from recommender.vectorize import VectorizerSettings, fit_vectorizer, full_texts
+
+SCORE_EDGES = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40, 1.01)
+FIXED_FLOORS = (0.10, 0.15, 0.20, 0.25, 0.30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +29,88 @@ class Evaluation:
     name: str
     precision: float
     articles: int
+    neighbours: tuple[np.ndarray, np.ndarray] | None = None  # (ids, scores) of the lists evaluated
+    chance_level: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreBucket:
+    low: float
+    high: float
+    items: int
+    share: float  # of all judged items
+    precision: float  # same-section share
+
+
+@dataclass(frozen=True, slots=True)
+class FloorCost:
+    name: str
+    floor: float
+    kept: float  # share of the top-k items that reach the floor
+    precision: float  # same-section share of those
+    other_section: float  # 1 - precision: what the box would pass off as similar
+    full: float  # share of articles with k items above the floor
+    none: float  # share of articles with none
+
+
+def _judged(ids: np.ndarray, scores: np.ndarray, sections: Sequence[str | None], k: int) -> tuple[np.ndarray, ...]:
+    """Top-k items of articles with a section whose neighbour has one: (scores, same-section, listed, rows)."""
+    labels = np.asarray([section or "" for section in sections], dtype=object)
+    rows = np.asarray([row for row, section in enumerate(sections) if section], dtype=np.int64)
+    top_ids, top_scores = ids[rows, :k], scores[rows, :k]
+    listed = top_ids >= 0
+    neighbour_labels = labels[np.where(listed, top_ids, 0)]
+    judged = listed & (neighbour_labels != "")
+    same = judged & (neighbour_labels == labels[rows][:, None])
+    return top_scores, same, judged, listed
+
+
+def score_buckets(
+    ids: np.ndarray, scores: np.ndarray, sections: Sequence[str | None], k: int, edges: Sequence[float] = SCORE_EDGES
+) -> list[ScoreBucket]:
+    """Same-section precision of the top-k items by score bucket (items without a section are not judged)."""
+    top_scores, same, judged, _ = _judged(ids, scores, sections, k)
+    total = max(int(judged.sum()), 1)
+    buckets = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = judged & (top_scores >= low) & (top_scores < high)
+        count = int(inside.sum())
+        if count:
+            buckets.append(ScoreBucket(low, min(high, 1.0), count, count / total, float(same[inside].mean())))
+    return buckets
+
+
+def floor_costs(
+    ids: np.ndarray,
+    scores: np.ndarray,
+    sections: Sequence[str | None],
+    k: int,
+    chance: float,
+    settings: RelevanceSettings = RelevanceSettings(),
+) -> list[FloorCost]:
+    """Candidate floors (none, fixed ones, and the corpus-adaptive default) and what each costs."""
+    top_scores, same, judged, listed = _judged(ids, scores, sections, k)
+    candidates = [("no floor", 0.0)] + [(f"fixed {floor:.2f}", floor) for floor in FIXED_FLOORS]
+    candidates += [(f"chance level q{settings.noise_quantile * 100:g}", chance)]
+    candidates += [("auto (max of both)", max(settings.absolute_floor, chance))]
+    costs = []
+    for name, floor in candidates:
+        passing = top_scores >= floor
+        kept = judged & passing
+        precision = float(same[kept].mean()) if kept.any() else 0.0
+        per_article = (listed & passing).sum(axis=1)
+        costs.append(
+            FloorCost(
+                name,
+                floor,
+                float((listed & passing).sum() / max(int(listed.sum()), 1)),
+                precision,
+                1.0 - precision if kept.any() else 0.0,
+                float(np.mean(per_article >= k)) if per_article.size else 0.0,
+                float(np.mean(per_article == 0)) if per_article.size else 0.0,
+            )
+        )
+    return costs
 
 
 def precision_at_k(neighbour_ids: np.ndarray, sections: Sequence[str | None], k: int) -> tuple[float, int]:
@@ -60,7 +147,9 @@ def evaluate(
     sections = [article.section for article in articles]
     search = SearchSettings(k=max(k, 1))
     _, matrix = fit_vectorizer(articles, settings)
-    ours, _ = top_neighbours(matrix, search)
+    ours, our_scores = top_neighbours(matrix, search)
+    relevance = RelevanceSettings()
+    chance = chance_level(matrix, relevance.noise_quantile, relevance.noise_pairs)
     plain = TfidfVectorizer(dtype=np.float32).fit_transform(full_texts(articles))
     baseline, _ = top_neighbours(plain.tocsr(), search)
     results = []
@@ -71,4 +160,5 @@ def evaluate(
     ):
         precision, evaluated = precision_at_k(ids, sections, k)
         results.append(Evaluation(name, precision, evaluated))
+    results[0] = Evaluation(results[0].name, results[0].precision, results[0].articles, (ours, our_scores), chance)
     return results

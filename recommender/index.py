@@ -9,7 +9,13 @@ matter how large the corpus. On disk an index is one directory:
   arrays that load memory-mapped, so that several workers share one copy;
 - ``vectorizer.joblib``: the fitted vectoriser (a pickle: load only
   indexes you built, from configured paths);
-- ``articles.jsonl``: what the API shows of each article, in row order.
+- ``articles.jsonl``: what the API shows of each article, in row order;
+- ``words.json``: the readable word behind each matrix column, for explanations;
+- ``quality.json``: what readers will see (coverage above the relevance floor,
+  score spread, hubs, near-duplicates), checked before publishing.
+
+Indexes written before ``words.json`` and ``quality.json`` existed still load:
+their floor is the default minimum and their words come from the vectoriser.
 """
 
 from __future__ import annotations
@@ -35,8 +41,9 @@ from sklearn.pipeline import FeatureUnion
 
 from recommender.corpus import Article, Corpus
 from recommender.errors import IncompatibleIndex, UnknownArticle
-from recommender.neighbours import SearchSettings, top_neighbours
-from recommender.vectorize import VectorizerSettings, feature_words, fit_vectorizer, vocabulary_size
+from recommender.neighbours import SearchSettings, search
+from recommender.relevance import RelevanceSettings, quality_report, resolve_floor
+from recommender.vectorize import VectorizerSettings, feature_words, fit, vocabulary_size
 
 FORMAT_VERSION = 1
 EXCERPT_CHARS = 600
@@ -44,6 +51,8 @@ MANIFEST = "manifest.json"
 _ARRAYS = "arrays.joblib"
 _VECTORIZER = "vectorizer.joblib"
 _ARTICLES = "articles.jsonl"
+_WORDS = "words.json"
+QUALITY = "quality.json"
 
 StageProgress = Callable[[str, int, int], None]
 
@@ -65,8 +74,12 @@ class Index:
         neighbour_scores: np.ndarray,
         matrix: sparse.csr_matrix,
         vectorizer: FeatureUnion | Callable[[], FeatureUnion],
+        words: list[str] | Callable[[], list[str] | None] | None = None,
+        quality: dict[str, Any] | None = None,
     ) -> None:
         self.manifest = manifest
+        self.quality = quality
+        self._words = words
         self.articles = articles
         self.neighbour_ids = neighbour_ids
         self.neighbour_scores = neighbour_scores
@@ -110,22 +123,30 @@ class Index:
         article = self.find(article_id)
         return float("-inf") if article is None else published_timestamp(article)
 
+    @property
+    def floor(self) -> float:
+        """The relevance floor this index was built with: a neighbour below it is not "similar"."""
+        relevance = self.manifest.get("relevance")
+        return float(relevance["floor"]) if relevance else RelevanceSettings().absolute_floor
+
     @cached_property
     def words(self) -> list[str]:
-        """Column number -> word of the TF-IDF matrix."""
-        return feature_words(self.vectorizer)
+        """Column number -> readable word of the TF-IDF matrix (read on first use, like the vectoriser)."""
+        words = self._words() if callable(self._words) else self._words
+        return words if words is not None else feature_words(self.vectorizer)
 
     @cached_property
     def newest_first(self) -> list[dict[str, Any]]:
         """Articles by publication time, newest first; undated ones last."""
         return sorted(self.articles, key=published_timestamp, reverse=True)
 
-    def related(self, article_id: str, limit: int) -> list[Neighbour]:
-        """The ``limit`` most similar articles, best first, without the article and its duplicates."""
+    def related(self, article_id: str, limit: int, min_score: float = 0.0) -> list[Neighbour]:
+        """The ``limit`` most similar articles scoring at least ``min_score``, best first, without the
+        article and its duplicates."""
         row = self.row_of(article_id)
         found: list[Neighbour] = []
         for neighbour, score in zip(self.neighbour_ids[row], self.neighbour_scores[row], strict=True):
-            if neighbour < 0 or len(found) == limit:
+            if neighbour < 0 or len(found) == limit or score < min_score:
                 break
             found.append(Neighbour(self.articles[neighbour], float(score)))
         return found
@@ -155,14 +176,21 @@ def build_index(
     vectorizer_settings: VectorizerSettings = VectorizerSettings(),
     search_settings: SearchSettings = SearchSettings(),
     progress: StageProgress | None = None,
+    relevance_settings: RelevanceSettings = RelevanceSettings(),
 ) -> Index:
-    """Vectorise the corpus and find every article's neighbours, all in memory."""
+    """Vectorise the corpus, find every article's neighbours and its relevance floor, all in memory."""
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     report("vectorising", 0, len(corpus.articles))
-    vectorizer, matrix = fit_vectorizer(corpus.articles, vectorizer_settings)
+    fitted = fit(corpus.articles, vectorizer_settings)
+    vectorizer, matrix = fitted.vectorizer, fitted.matrix
     report("vectorising", len(corpus.articles), len(corpus.articles))
-    ids, scores = top_neighbours(matrix, search_settings, lambda done, total: report("neighbours", done, total))
+    lists = search(matrix, search_settings, lambda done, total: report("neighbours", done, total))
+    relevance = {**relevance_settings.to_dict(), **resolve_floor(matrix, relevance_settings)}
+    records = [article_record(article) for article in corpus.articles]
+    quality = quality_report(
+        lists.ids, lists.scores, lists.duplicates, [record["id"] for record in records], relevance["floor"]
+    )
     built_at = datetime.now(UTC).replace(microsecond=0)
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -178,10 +206,10 @@ def build_index(
         "article_count": len(corpus.articles),
         "vocabulary_size": vocabulary_size(vectorizer),
         "parameters": {"vectorizer": vectorizer_settings.to_dict(), "search": search_settings.to_dict()},
+        "relevance": relevance,
         "libraries": {"scikit-learn": sklearn.__version__, "numpy": np.__version__},
     }
-    records = [article_record(article) for article in corpus.articles]
-    return Index(manifest, records, ids, scores, matrix, vectorizer)
+    return Index(manifest, records, lists.ids, lists.scores, matrix, vectorizer, fitted.words, quality)
 
 
 def _sha256(path: Path) -> str:
@@ -216,8 +244,13 @@ def write_index_files(index: Index, directory: Path) -> None:
     with (directory / _ARTICLES).open("w", encoding="utf-8") as stream:
         for record in index.articles:
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+    (directory / _WORDS).write_text(json.dumps(index.words, ensure_ascii=False), encoding="utf-8")
+    names = [_ARRAYS, _VECTORIZER, _ARTICLES, _WORDS]
+    if index.quality is not None:
+        (directory / QUALITY).write_text(json.dumps(index.quality, indent=2) + "\n", encoding="utf-8")
+        names.append(QUALITY)
     files = {}
-    for name in (_ARRAYS, _VECTORIZER, _ARTICLES):
+    for name in names:
         _fsync(directory / name)
         files[name] = {"bytes": (directory / name).stat().st_size, "sha256": _sha256(directory / name)}
     index.manifest["files"] = files
@@ -318,4 +351,21 @@ def load_index(directory: str | Path, verify_checksums: bool = True) -> Index:
         arrays["neighbour_scores"],
         matrix,
         lambda: joblib.load(vectorizer_path),
+        lambda: _read_json(directory / _WORDS),
+        read_quality(directory),
     )
+
+
+def _read_json(path: Path) -> Any:
+    """A JSON file of the index, or None for an index written before it existed."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise IncompatibleIndex(f"{path}: unreadable: {error}; rebuild with `recommender build`") from error
+
+
+def read_quality(directory: str | Path) -> dict[str, Any] | None:
+    """The quality report of an index directory, or None for an index built before reports."""
+    return _read_json(Path(directory) / QUALITY)

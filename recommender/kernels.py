@@ -22,7 +22,7 @@ def prune_postings(indptr, docs, weights, cap, start, stop, out_indptr, out_docs
 @numba.njit(nogil=True, cache=True)
 def search_rows(
     start, stop, indptr, indices, data, post_indptr, post_docs, post_weights,
-    term_count, query_terms, candidates, duplicate_threshold, out_ids, out_scores,
+    term_count, query_terms, candidates, duplicate_threshold, out_ids, out_scores, out_duplicates,
 ):  # fmt: skip
     row_count = indptr.size - 1
     k = out_ids.shape[1]
@@ -76,7 +76,10 @@ def search_rows(
             if filled == k:
                 break
             doc = pool[a]
-            if doc == row or exact[a] >= duplicate_threshold or exact[a] <= 0.0:
+            if doc != row and exact[a] >= duplicate_threshold:
+                out_duplicates[row] += 1
+                continue
+            if doc == row or exact[a] <= 0.0:
                 continue
             out_ids[row, filled] = doc
             out_scores[row, filled] = exact[a]

@@ -82,18 +82,37 @@ def _pruned_postings(matrix: sparse.csr_matrix, cap: int, pool: ThreadPoolExecut
     return sparse.csr_matrix((out_weights, out_docs, out_indptr), shape=postings.shape)
 
 
+@dataclass(frozen=True, slots=True)
+class NeighbourLists:
+    """Every row's neighbours, best first, and how many near-duplicates were left out of its list."""
+
+    ids: np.ndarray  # (n_articles, k) int32 row numbers, padded with -1
+    scores: np.ndarray  # (n_articles, k) float32 cosines, padded with 0
+    duplicates: np.ndarray  # (n_articles,) int32: rows at or above the duplicate threshold, dropped
+
+
 def top_neighbours(
     matrix: sparse.csr_matrix,
     settings: SearchSettings = SearchSettings(),
     progress: ProgressCallback | None = None,
     workers: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """For every row, its ``settings.k`` most cosine-similar other rows: ``(ids, scores)`` of ``search``."""
+    lists = search(matrix, settings, progress, workers)
+    return lists.ids, lists.scores
+
+
+def search(
+    matrix: sparse.csr_matrix,
+    settings: SearchSettings = SearchSettings(),
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> NeighbourLists:
     """For every row, its ``settings.k`` most cosine-similar other rows.
 
     ``matrix``: (n_articles, n_terms) float32 CSR with L2-normalised rows.
-    Returns ``(ids, scores)``, both (n_articles, k): int32 row numbers padded
-    with -1, and float32 cosines padded with 0, best first. Memory grows with
-    n_articles * k plus the matrix's non-zeros; no n x n array is ever made.
+    Memory grows with n_articles * k plus the matrix's non-zeros; no n x n
+    array is ever made.
     """
     from recommender.kernels import search_rows
 
@@ -102,6 +121,7 @@ def top_neighbours(
     row_count, term_count = matrix.shape
     ids = np.full((row_count, settings.k), -1, np.int32)
     scores = np.zeros((row_count, settings.k), np.float32)
+    duplicates = np.zeros(row_count, np.int32)
     indptr = matrix.indptr.astype(np.int64)
     with ThreadPoolExecutor(max_workers=workers or _workers()) as pool:
         postings = _pruned_postings(matrix, settings.posting_cap, pool)
@@ -110,7 +130,7 @@ def top_neighbours(
             pool.submit(
                 search_rows, start, stop, indptr, matrix.indices, matrix.data,
                 postings.indptr, postings.indices, postings.data, term_count,
-                settings.query_terms, settings.candidates, settings.duplicate_threshold, ids, scores,
+                settings.query_terms, settings.candidates, settings.duplicate_threshold, ids, scores, duplicates,
             ): stop - start
             for start, stop in blocks
         }  # fmt: skip
@@ -120,7 +140,7 @@ def top_neighbours(
             done += jobs[job]
             if progress is not None:
                 progress(done, row_count)
-    return ids, scores
+    return NeighbourLists(ids, scores, duplicates)
 
 
 def exact_neighbours(

@@ -25,6 +25,7 @@ from typing import Any
 from recommender.corpus import Corpus
 from recommender.errors import IncompatibleIndex, RecommenderError
 from recommender.index import MANIFEST, Index, read_manifest, write_index_files
+from recommender.relevance import coverage_collapsed
 
 DEFAULT_INDEX = "var/index"  # where `make run` publishes, relative to the working directory
 CURRENT = "current"
@@ -80,6 +81,17 @@ def check_publishable(corpus: Corpus, previous: dict[str, Any] | None, force: bo
             f"refusing to publish: the corpus has {after} articles, {1 - after / before:.0%} fewer than the "
             f"{before} of the current index (more than {MAX_SHRINK:.0%}: a truncated export?); "
             "the current index keeps serving; use --force to publish anyway"
+        )
+
+
+def check_quality(index: Index, previous_quality: dict[str, Any] | None, force: bool) -> None:
+    """Refuse a build whose coverage above the relevance floor collapsed against the current index's."""
+    if force or index.quality is None:
+        return
+    reason = coverage_collapsed(index.quality, previous_quality)
+    if reason is not None:
+        raise PublishRefused(
+            f"refusing to publish: {reason}; the current index keeps serving; use --force to publish anyway"
         )
 
 

@@ -2,28 +2,133 @@
 
 An article is two TF-IDF spaces side by side: its whole text (title and body)
 and its title alone, the title space weighted by ``title_weight``, so that the
-words of a title count more than the same words in the body. The settings are
-the ones ``recommender evaluate`` picked on the labeled news corpora (see the
-README for the table).
+words of a title count more than the same words in the body. Words are
+analysed per language: letters only, possessives dropped, stop words removed
+(a maintained list per language, plus, for English, words that carry no topic
+in news: weekdays, reporting verbs), then Snowball-stemmed, so that
+"election" and "elections" are one term. The settings are the ones
+``recommender evaluate`` picked on the labeled news corpora (see the README).
 """
 
 from __future__ import annotations
 
+import re
+import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import Stemmer
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, normalize
+from stop_words import get_stop_words
 
 from recommender.corpus import Article
 
 # Corpora smaller than this are too small for document-frequency cut-offs:
 # with a handful of articles, min_df=2 or max_df=0.5 would remove most terms.
 SMALL_CORPUS = 50
+
+# ISO 639-1 code -> the name of its Snowball stemmer and of its stop-word list.
+LANGUAGES = {
+    "en": "english",
+    "de": "german",
+    "fr": "french",
+    "es": "spanish",
+    "it": "italian",
+    "nl": "dutch",
+    "pt": "portuguese",
+    "sv": "swedish",
+    "da": "danish",
+    "no": "norwegian",
+    "fi": "finnish",
+    "ru": "russian",
+}
+
+# Words of two or more letters, apostrophes inside a word kept ("o'brien", "don't": contractions are
+# then whole stop words instead of leaving "don" and "ve" behind); a possessive "'s" is not part of the word.
+_WORD = re.compile(r"\b[^\W\d_]{2,}(?:'(?!s\b)[^\W\d_]+)*\b")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
+
+# English news prose: words on almost every page that say nothing about its subject. Measured with
+# `recommender evaluate` (README): weekdays and reporting verbs made articles look alike by their style.
+NEWS_STOP_WORDS_EN = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday
+    said says say saying told tells tell telling according added adding reportedly
+    spokesman spokeswoman spokesperson mr mrs ms""".split()
+)
+
+
+def stop_words_for(language: str, news: bool = True) -> frozenset[str]:
+    """The stop words of a language (lower case, apostrophes as ')."""
+    if language == "en":
+        # scikit-learn's list: the stop-words package's English list (1,333 words) also drops
+        # topics such as "microsoft", "computer" and "state".
+        words = set(ENGLISH_STOP_WORDS) | {w for w in get_stop_words("english") if "'" in w}
+        if news:
+            words |= NEWS_STOP_WORDS_EN
+    else:
+        words = set(get_stop_words(LANGUAGES[language]))
+    return frozenset(word.lower().translate(_APOSTROPHES) for word in words)
+
+
+class Analyzer:
+    """Text -> stemmed terms, for both TF-IDF spaces; picklable with the vectoriser.
+
+    While ``surface_counts`` is a Counter (during a fit), it counts the words
+    seen before stemming, so that explanations can show "elections", not "elect".
+    """
+
+    def __init__(self, language: str = "en", news_stop_words: bool = True, stemming: bool = True) -> None:
+        self.language = language
+        self.news_stop_words = news_stop_words
+        self.stemming = stemming
+        self.surface_counts: Counter[str] | None = None
+        self._setup()
+
+    def _setup(self) -> None:
+        self._stop_words = stop_words_for(self.language, self.news_stop_words)
+        self._local = threading.local()  # a Snowball stemmer is not thread-safe: one per thread
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"language": self.language, "news_stop_words": self.news_stop_words, "stemming": self.stemming}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.surface_counts = None
+        self._setup()
+
+    def stemmer(self) -> Any:
+        stemmer = getattr(self._local, "stemmer", None)
+        if stemmer is None:
+            stemmer = self._local.stemmer = Stemmer.Stemmer(LANGUAGES[self.language], 200_000)
+        return stemmer
+
+    def words(self, text: str) -> list[str]:
+        """The words of a text that can be terms, before stemming."""
+        stop = self._stop_words
+        return [word for word in _WORD.findall(text.lower().translate(_APOSTROPHES)) if word not in stop]
+
+    def __call__(self, text: str) -> list[str]:
+        words = self.words(text)
+        if self.surface_counts is not None:
+            self.surface_counts.update(words)
+        return self.stemmer().stemWords(words) if self.stemming else words
+
+    def readable(self, terms: Sequence[str], counts: Counter[str]) -> list[str]:
+        """For each term, its commonest surface form in ``counts`` (the term itself when unseen)."""
+        surface = list(counts)
+        stems = self.stemmer().stemWords(surface) if self.stemming else surface
+        best: dict[str, tuple[int, str]] = {}
+        for word, stem in zip(surface, stems, strict=True):
+            count = counts[word]
+            if stem not in best or (count, word) > best[stem]:
+                best[stem] = (count, word)
+        return [best[term][1] if term in best else term for term in terms]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +137,13 @@ class VectorizerSettings:
     sublinear_tf: bool = True
     min_df: int = 2
     max_df: float = 0.5
-    stop_words: str | None = "english"
-    token_pattern: str = r"(?u)\b[^\W\d_][^\W\d_]+\b"
+    language: str = "en"
+    stemming: bool = True
+    news_stop_words: bool = True
+
+    def __post_init__(self) -> None:
+        if self.language not in LANGUAGES:
+            raise ValueError(f"unsupported language {self.language!r}; supported: {', '.join(LANGUAGES)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,14 +160,14 @@ def titles(articles: Sequence[Article]) -> list[str]:
 def make_vectorizer(settings: VectorizerSettings, document_count: int) -> FeatureUnion:
     """The unfitted vectoriser: a union of the text and title TF-IDF spaces."""
     small = document_count < SMALL_CORPUS
+    analyzer = Analyzer(settings.language, settings.news_stop_words, settings.stemming)
 
     def tfidf(min_df: int) -> TfidfVectorizer:
         return TfidfVectorizer(
             sublinear_tf=settings.sublinear_tf,
             min_df=1 if small else min_df,
             max_df=1.0 if small else settings.max_df,
-            stop_words=settings.stop_words,
-            token_pattern=settings.token_pattern,
+            analyzer=analyzer,
             dtype=np.float32,
         )
 
@@ -80,15 +190,38 @@ def vocabulary_size(vectorizer: FeatureUnion) -> int:
     return sum(len(step.vocabulary_) for _, step in tfidf_steps(vectorizer))
 
 
+@dataclass(frozen=True, slots=True)
+class FittedVectorizer:
+    vectorizer: FeatureUnion
+    matrix: sparse.csr_matrix  # L2-normalised rows, float32
+    words: list[str]  # the readable word behind each column
+
+
 def fit_vectorizer(articles: Sequence[Article], settings: VectorizerSettings) -> tuple[FeatureUnion, sparse.csr_matrix]:
     """Fit on the whole corpus; returns the vectoriser and L2-normalised rows (float32 CSR)."""
+    fitted = fit(articles, settings)
+    return fitted.vectorizer, fitted.matrix
+
+
+def fit(articles: Sequence[Article], settings: VectorizerSettings) -> FittedVectorizer:
+    """Fit on the whole corpus, keeping the commonest surface form of every term for explanations."""
     vectorizer = make_vectorizer(settings, len(articles))
-    matrix = vectorizer.fit_transform(articles)
+    analyzer = _analyzer(vectorizer)
+    analyzer.surface_counts = Counter()
+    try:
+        matrix = vectorizer.fit_transform(articles)
+        counts = analyzer.surface_counts
+    finally:
+        analyzer.surface_counts = None
     for _, step in tfidf_steps(vectorizer):
         # stop_words_ keeps every pruned term, often more than the vocabulary
         # itself; it is only there for introspection and would bloat the index.
         step.stop_words_ = None
-    return vectorizer, _canonical(matrix)
+    return FittedVectorizer(vectorizer, _canonical(matrix), analyzer.readable(feature_words(vectorizer), counts))
+
+
+def _analyzer(vectorizer: FeatureUnion) -> Analyzer:
+    return tfidf_steps(vectorizer)[0][1].analyzer
 
 
 def transform(vectorizer: FeatureUnion, articles: Sequence[Article]) -> sparse.csr_matrix:
@@ -103,7 +236,7 @@ def _canonical(matrix: Any) -> sparse.csr_matrix:
 
 
 def feature_words(vectorizer: FeatureUnion) -> list[str]:
-    """The word behind each column of the matrix, in column order (a word may own a text and a title column)."""
+    """The term behind each column of the matrix, in column order (a term may own a text and a title column)."""
     words: list[str] = []
     for _, step in tfidf_steps(vectorizer):
         words.extend(step.get_feature_names_out().tolist())
