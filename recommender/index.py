@@ -140,6 +140,13 @@ class Index:
         """Articles by publication time, newest first; undated ones last."""
         return sorted(self.articles, key=published_timestamp, reverse=True)
 
+    @cached_property
+    def _by_section(self) -> dict[str, list[dict[str, Any]]]:
+        return by_section(self.newest_first)
+
+    def newest_in_section(self, section: str) -> list[dict[str, Any]]:
+        return self._by_section.get(section, [])
+
     def related(self, article_id: str, limit: int, min_score: float = 0.0) -> list[Neighbour]:
         """The ``limit`` most similar articles scoring at least ``min_score``, best first, without the
         article and its duplicates."""
@@ -150,6 +157,15 @@ class Index:
                 break
             found.append(Neighbour(self.articles[neighbour], float(score)))
         return found
+
+
+def by_section(articles: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Articles grouped by section, each group in the given order; articles without a section left out."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for article in articles:
+        if article.get("section"):
+            groups.setdefault(article["section"], []).append(article)
+    return groups
 
 
 def published_timestamp(article: dict[str, Any]) -> float:

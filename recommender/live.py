@@ -23,7 +23,15 @@ import numpy as np
 
 from recommender.changes import Change, ChangeLog
 from recommender.errors import RecommenderError, UnknownArticle
-from recommender.index import Index, Neighbour, article_record, load_index, published_timestamp, read_manifest
+from recommender.index import (
+    Index,
+    Neighbour,
+    article_record,
+    by_section,
+    load_index,
+    published_timestamp,
+    read_manifest,
+)
 from recommender.publish import resolve_index_dir
 from recommender.vectorize import transform
 
@@ -58,6 +66,10 @@ class LiveIndex:
     def manifest(self) -> dict[str, Any]:
         return self.base.manifest
 
+    @property
+    def floor(self) -> float:
+        return self.base.floor
+
     def find(self, article_id: str) -> dict[str, Any] | None:
         if article_id in self._added:
             return self._added[article_id]
@@ -89,6 +101,11 @@ class LiveIndex:
         self.article(article_id)
         return self.base.matrix[self.base.row_of(article_id)]
 
+    def same_story(self, article_id: str, other_id: str) -> bool:
+        """Whether two served articles are near-duplicates (cosine at or above the duplicate threshold)."""
+        cosine = self.vector(article_id).multiply(self.vector(other_id)).sum()
+        return bool(cosine >= self.duplicate_threshold)
+
     @property
     def words(self) -> list[str]:
         """Column number -> word, for explanations (computed once per published version)."""
@@ -101,10 +118,19 @@ class LiveIndex:
         kept = [a for a in self.base.newest_first if a["id"] not in self._hidden] + list(self._added.values())
         return sorted(kept, key=published_timestamp, reverse=True)
 
-    def related(self, article_id: str, limit: int) -> list[Neighbour]:
+    @cached_property
+    def _by_section(self) -> dict[str, list[dict[str, Any]]]:
+        return by_section(self.newest_first)
+
+    def newest_in_section(self, section: str) -> list[dict[str, Any]]:
+        if self.seq == 0:
+            return self.base.newest_in_section(section)
+        return self._by_section.get(section, [])
+
+    def related(self, article_id: str, limit: int, min_score: float = 0.0) -> list[Neighbour]:
         """Like Index.related, with added articles in and deleted or replaced ones out."""
         if self.seq == 0:
-            return self.base.related(article_id, limit)
+            return self.base.related(article_id, limit, min_score)
         self.article(article_id)  # unknown or deleted: UnknownArticle
         if article_id in self._added:
             candidates = list(self._own[article_id])
@@ -119,7 +145,9 @@ class LiveIndex:
         candidates += self._inbound.get(article_id, [])
         best: dict[str, float] = {}
         for neighbour_id, score in candidates:
-            if neighbour_id != article_id and (neighbour_id in self._added or neighbour_id not in self._hidden):
+            if score < min_score or neighbour_id == article_id:
+                continue
+            if neighbour_id in self._added or neighbour_id not in self._hidden:
                 best[neighbour_id] = max(score, best.get(neighbour_id, 0.0))
         ranked = sorted(best.items(), key=lambda pair: -pair[1])[:limit]
         return [Neighbour(self.article(neighbour_id), score) for neighbour_id, score in ranked]
@@ -128,7 +156,8 @@ class LiveIndex:
 
     def _copy(self) -> LiveIndex:
         clone = LiveIndex.__new__(LiveIndex)
-        clone.__dict__.update({k: v for k, v in self.__dict__.items() if k != "newest_first"})
+        cached = ("newest_first", "_by_section")
+        clone.__dict__.update({k: v for k, v in self.__dict__.items() if k not in cached})
         clone._added, clone._vectors = dict(self._added), dict(self._vectors)
         clone._own, clone._inbound = dict(self._own), dict(self._inbound)
         return clone
@@ -213,6 +242,7 @@ class IndexHolder:
         if changes:
             live = live.with_changes(changes)
         live.newest_first  # noqa: B018 - computed here, off the request path, not by the first request
+        live.newest_in_section("")
         return live
 
     def refresh(self) -> None:

@@ -28,6 +28,7 @@ from sklearn.preprocessing import FunctionTransformer, normalize
 from stop_words import get_stop_words
 
 from recommender.corpus import Article
+from recommender.errors import CorpusError
 
 # Corpora smaller than this are too small for document-frequency cut-offs:
 # with a handful of articles, min_df=2 or max_df=0.5 would remove most terms.
@@ -51,7 +52,7 @@ LANGUAGES = {
 
 # Words of two or more letters, apostrophes inside a word kept ("o'brien", "don't": contractions are
 # then whole stop words instead of leaving "don" and "ve" behind); a possessive "'s" is not part of the word.
-_WORD = re.compile(r"\b[^\W\d_]{2,}(?:'(?!s\b)[^\W\d_]+)*\b")
+_WORD = re.compile(r"\b(?:[^\W\d_]'(?!s\b))?[^\W\d_]{2,}(?:'(?!s\b)[^\W\d_]+)*\b")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
 
 # English news prose: words on almost every page that say nothing about its subject. Measured with
@@ -211,6 +212,8 @@ def fit(articles: Sequence[Article], settings: VectorizerSettings) -> FittedVect
     try:
         matrix = vectorizer.fit_transform(articles)
         counts = analyzer.surface_counts
+    except ValueError as error:  # scikit-learn: "After pruning, no terms remain", "empty vocabulary"
+        raise CorpusError(f"the corpus has no words to compare articles by ({error})") from error
     finally:
         analyzer.surface_counts = None
     for _, step in tfidf_steps(vectorizer):

@@ -9,8 +9,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from recommender.index import Neighbour
-from recommender.popularity import DEFAULT_WINDOW, WINDOWS, PopularEntry, is_bot, select_popular
+from recommender import boxes
+from recommender.boxes import Item
+from recommender.popularity import DEFAULT_WINDOW, WINDOWS, is_bot
+from recommender.relevance import AUTO, parse_min_score
 from service.errors import InvalidParameter, error_response
 from service.live import current_index
 from service.popularity import current_popularity
@@ -32,6 +34,25 @@ def int_parameter(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def min_score_parameter(floor: float) -> float:
+    """``min_score``: a number from 0 to 1 (0 turns the floor off); the index's floor when absent."""
+    raw = request.args.get("min_score")
+    if raw is None:
+        return floor
+    try:
+        value = parse_min_score(raw)
+    except ValueError as error:
+        raise InvalidParameter(str(error)) from None
+    return floor if value == AUTO else float(value)
+
+
+def fill_parameter() -> bool:
+    fill = request.args.get("fill", "auto")
+    if fill not in ("auto", "none"):
+        raise InvalidParameter(f"fill must be auto or none, got {fill!r}")
+    return fill == "auto"
+
+
 def window_parameter() -> str:
     window = request.args.get("window", DEFAULT_WINDOW)
     if window not in WINDOWS:
@@ -43,12 +64,14 @@ def article_fields(article: dict[str, Any]) -> dict[str, Any]:
     return {key: article.get(key) for key in ("id", "title", "url", "section", "published_at")}
 
 
-def related_item(neighbour: Neighbour) -> dict[str, Any]:
-    return {**article_fields(neighbour.article), "score": round(neighbour.score, 4)}
+def related_item(item: Item) -> dict[str, Any]:
+    """An item of "More like this": ``score`` is the similarity, null for a fallback."""
+    score = item.score if item.reason == boxes.SIMILAR else None
+    return {**article_fields(item.article), "score": score, "reason": item.reason}
 
 
-def popular_item(entry: PopularEntry) -> dict[str, Any]:
-    return {**article_fields(entry.article), "score": entry.score, "views": entry.views}
+def popular_item(item: Item) -> dict[str, Any]:
+    return {**article_fields(item.article), "score": item.score, "views": item.views or 0, "reason": item.reason}
 
 
 def cacheable(response: Response, max_age: int, version: str, with_popular: bool = False) -> Response:
@@ -60,19 +83,36 @@ def cacheable(response: Response, max_age: int, version: str, with_popular: bool
     return response.make_conditional(request)
 
 
-def popular_box(window: str, limit: int, section: str | None, exclude: list[str]) -> tuple[str, list[dict[str, Any]]]:
-    index = current_index()
+def popular_box(
+    window: str, limit: int, section: str | None = None, shown: set[str] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """The Popular box, filled with the newest articles when the window has too few views."""
     ranking = current_popularity().rankings.ranked(window)
-    source, entries = select_popular(ranking, index.find, index.newest_first, limit, section, exclude)
-    return source, [popular_item(entry) for entry in entries]
+    items = boxes.popular(current_index(), ranking, limit, section, shown)
+    return boxes.popular_source(items), [popular_item(item) for item in items]
+
+
+def more_like_this_box(
+    article_id: str, limit: int, shown: set[str] | None = None, window: str = DEFAULT_WINDOW
+) -> list[dict[str, Any]]:
+    """ "More like this" as the request asks for it (``min_score``, ``fill``)."""
+    index = current_index()
+    min_score = min_score_parameter(index.floor)
+    fill = fill_parameter()
+    ranking = current_popularity().rankings.ranked(window) if fill else []
+    return [
+        related_item(item) for item in boxes.more_like_this(index, article_id, limit, min_score, ranking, fill, shown)
+    ]
 
 
 @blueprint.get("/api/v1/articles/<path:article_id>/related")
 def related(article_id: str) -> Response:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     index = current_index()
-    items = [related_item(neighbour) for neighbour in index.related(article_id, limit)]
-    return cacheable(jsonify(article_id=article_id, items=items), current_app.config["CACHE_MAX_AGE"], index.version)
+    items = more_like_this_box(article_id, limit)
+    with_popular = any(item["reason"] == boxes.POPULAR for item in items)
+    max_age = current_app.config["POPULAR_CACHE_MAX_AGE" if with_popular else "CACHE_MAX_AGE"]
+    return cacheable(jsonify(article_id=article_id, items=items), max_age, index.version, with_popular)
 
 
 @blueprint.get("/api/v1/popular")
@@ -80,7 +120,7 @@ def popular() -> Response:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     window = window_parameter()
     section = request.args.get("section") or None
-    source, items = popular_box(window, limit, section, request.args.getlist("exclude"))
+    source, items = popular_box(window, limit, section, set(request.args.getlist("exclude")))
     body = jsonify(window=window, section=section, source=source, items=items)
     return cacheable(body, current_app.config["POPULAR_CACHE_MAX_AGE"], current_index().version, with_popular=True)
 
@@ -92,8 +132,8 @@ def recommendations(article_id: str) -> Response:
     popular_limit = int_parameter("popular", DEFAULT_LIMIT, 0, MAX_LIMIT)
     window = window_parameter()
     index = current_index()
-    more_like_this = [related_item(neighbour) for neighbour in index.related(article_id, related_limit)]
-    shown = [article_id] + [item["id"] for item in more_like_this]
+    shown: set[str] = set()
+    more_like_this = more_like_this_box(article_id, related_limit, shown, window)
     source, popular_items = popular_box(window, popular_limit, None, shown) if popular_limit else ("views", [])
     body = jsonify(
         article_id=article_id,

@@ -13,15 +13,18 @@ from importlib.resources import files
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
+from recommender import boxes
 from recommender.errors import UnknownArticle
 from recommender.explain import shared_terms
 from recommender.popularity import DEFAULT_WINDOW, WINDOWS
 from service.api import popular_box
 from service.live import current_index
+from service.popularity import current_popularity
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
 
 MAX_SEARCH_RESULTS = 50
+PREVIEW_ITEMS = 10
 WIDGET_MAX_AGE = 3600
 
 
@@ -78,7 +81,10 @@ def preview_search() -> str:
                 results.append(article)
                 if len(results) == MAX_SEARCH_RESULTS:
                     break
-    return render_template("preview_search.html", query=query, results=results)
+    index = current_index()
+    return render_template(
+        "preview_search.html", query=query, results=results, quality=index.base.quality, version=index.version
+    )
 
 
 @blueprint.get("/preview/<path:article_id>")
@@ -89,15 +95,23 @@ def preview_article(article_id: str) -> str:
     index = current_index()
     article = index.article(article_id)
     vector = index.vector(article_id)
-    related = [
-        (neighbour, shared_terms(vector, index.vector(neighbour.article["id"]), index.words))
-        for neighbour in index.related(article_id, 10)
-    ]
-    source, popular = popular_box(window, 10, None, [article_id])
+
+    def why(other_id: str) -> list[object]:
+        return shared_terms(vector, index.vector(other_id), index.words)
+
+    ranking = current_popularity().rankings.ranked(window)
+    shown: set[str] = set()
+    box = boxes.more_like_this(index, article_id, PREVIEW_ITEMS, index.floor, ranking, shown=shown)
+    related = [(item, why(item.article["id"]) if item.reason == boxes.SIMILAR else []) for item in box]
+    # What the floor kept out: editors see the near misses and why they scored what they did.
+    below = [(n, why(n.article["id"])) for n in index.related(article_id, PREVIEW_ITEMS) if n.score < index.floor]
+    source, popular = popular_box(window, PREVIEW_ITEMS, None, shown)
     return render_template(
         "preview.html",
         article=article,
         related=related,
+        below_floor=below,
+        floor=index.floor,
         popular=popular,
         popular_source=source,
         window=window,

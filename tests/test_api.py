@@ -9,7 +9,7 @@ from recommender.errors import IncompatibleIndex
 from service import create_app
 from tests.conftest import make_app
 
-ITEM_FIELDS = {"id", "title", "url", "section", "published_at", "score"}
+ITEM_FIELDS = {"id", "title", "url", "section", "published_at", "score", "reason"}
 
 
 def test_related_returns_five_items_with_their_fields(client) -> None:
@@ -29,7 +29,9 @@ def test_five_items_by_default_on_the_bundled_corpus(bundled_index: Path, tmp_pa
     items = client.get(f"/api/v1/articles/{article_id}/related").get_json()["items"]
     assert len(items) == 5
     assert article_id not in {item["id"] for item in items}
-    assert client.get(f"/api/v1/articles/{article_id}/related?limit=50").get_json()["items"].__len__() == 30
+    assert len(client.get(f"/api/v1/articles/{article_id}/related?limit=50").get_json()["items"]) == 50
+    unfloored = client.get(f"/api/v1/articles/{article_id}/related?limit=50&min_score=0&fill=none").get_json()
+    assert len(unfloored["items"]) == 30  # every neighbour kept
 
 
 @pytest.mark.parametrize("limit", [1, 2, 7])

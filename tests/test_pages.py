@@ -8,12 +8,14 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+import Stemmer
 
 from recommender.corpus import load_corpus
 from tests.conftest import BUNDLED_CORPUS, make_app
 
 TOKEN = "editor-token"
 SPACE_ARTICLE = "wikinews-SpaceX_Crew_Dragon_capsule_docks_with_International_Space_Station"
+stem = Stemmer.Stemmer("english").stemWord
 
 
 @pytest.fixture()
@@ -89,28 +91,41 @@ def test_preview_shows_scores_and_why_terms_that_occur_in_both_articles(client, 
     assert response.status_code == 200
     page = unescape(response.get_data(as_text=True))
     texts = {a.id: f"{a.title}\n{a.body}".lower() for a in load_corpus(BUNDLED_CORPUS).articles}
-    rows = re.findall(r'<tr class="related-item">(.*?)</tr>', page, re.S)
-    assert len(rows) == 10
-    for row in rows:
+    rows = re.findall(r'<tr class="related-item" data-reason="([a-z_]+)">(.*?)</tr>', page, re.S)
+    assert len(rows) == 10  # the reader's box: similar items, then fallbacks, each with its reason
+    assert rows[0][0] == "similar" and {reason for reason, _ in rows[1:]} <= {"similar", "popular", "recent"}
+    assert "Relevance floor 0.200" in page
+    below = re.findall(r'<tr class="below-floor-item">(.*?)</tr>', page, re.S)
+    assert below  # the near misses, for editors
+    scored = [row for reason, row in rows if reason == "similar"] + below
+    for row in scored:
         neighbour_id = re.search(r'href="/preview/([^"]+)"', row).group(1)
-        score = float(re.search(r'<td class="score">([\d.]+)</td>', row).group(1))
+        score = float(re.search(r'<td class="score">([\d.]+) ', row).group(1))
         terms = re.findall(r'<span class="term"[^>]*>([^<]+)</span>', row)
         assert 0 < score < 0.85 and terms
-        for term in terms:
+        assert (score >= 0.2) == (row not in below)
+        for term in terms:  # readable words, not stems: a word of the corpus, whose stem both texts share
+            assert any(re.search(rf"\b{re.escape(term)}\b", text) for text in texts.values()), term
             for article_id in (SPACE_ARTICLE, neighbour_id):
-                assert re.search(rf"\b{re.escape(term)}\b", texts[article_id]), (term, article_id)
+                assert stem(term) in {stem(word) for word in re.findall(r"\w+", texts[article_id])}, (term, article_id)
     assert "SpaceX successfully launches its first crewed spaceflight" in page
     assert "Popular" in page and "newest articles" in page  # no views yet: the fallback, said so
 
 
 def test_preview_popular_shows_view_counts(client, bundled_app) -> None:
-    other = "wikinews-SpaceX_successfully_launches_its_first_crewed_spaceflight"
-    for _ in range(3):
-        client.post("/api/v1/events", json={"type": "view", "article_id": other}, headers={"User-Agent": "Mozilla/5.0"})
+    # The corpus has no sections, so the most viewed articles also fill "More like this" as "popular"
+    # fallbacks; with more viewed articles than that box takes, the rest are in Popular with their counts.
+    viewed = [article.id for article in load_corpus(BUNDLED_CORPUS).articles[:12] if article.id != SPACE_ARTICLE]
+    for article_id in viewed:
+        for _ in range(3):
+            event = {"type": "view", "article_id": article_id}
+            client.post("/api/v1/events", json=event, headers={"User-Agent": "Mozilla/5.0"})
     bundled_app.extensions["recommender.popularity"].recorder.flush()
     page = client.get(f"/preview/{SPACE_ARTICLE}?window=1h").get_data(as_text=True)
-    row = re.search(r'<tr class="popular-item">(.*?)</tr>', page, re.S).group(1)
-    assert other in row and '<td class="views">3</td>' in row
+    fallbacks = re.findall(r'<tr class="related-item" data-reason="popular">.*?href="/preview/([^"]+)"', page, re.S)
+    popular = re.findall(r'<tr class="popular-item" data-reason="popular">(.*?)</tr>', page, re.S)
+    assert fallbacks and popular and len(fallbacks) + len(popular) == len(viewed)
+    assert all('<td class="views">3</td>' in row for row in popular)
     assert "views in the last 1h" in page
 
 

@@ -64,9 +64,11 @@ def test_rollback_points_back_and_versions_lists_them(root: Path, tmp_path: Path
     assert main(["rollback", "--index-root", str(root)]) == 0
     assert current_dir(root).name == first
     assert main(["versions", "--index-root", str(root)]) == 0
-    listing = capsys.readouterr().out.strip().splitlines()[-2:]
+    output = capsys.readouterr().out.strip().splitlines()
+    listing = [line for line in output if not line.startswith("    quality: ")][-2:]
     assert listing[0].startswith(f"* {first}") and "293 articles" in listing[0]
     assert listing[1].startswith("  ") and "280 articles" in listing[1]
+    assert sum(line.startswith("    quality: floor 0.200, ") for line in output) == len(list_versions(root))
     assert main(["rollback", "--index-root", str(root)]) == 1
     assert "nothing to roll back to" in capsys.readouterr().err
 

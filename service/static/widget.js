@@ -50,6 +50,8 @@
     var list = element("ol", "recommender-list");
     items.forEach(function (item) {
       var entry = element("li", "recommender-item");
+      // Why the item is there (similar, same_section_recent, popular, recent): kept for click reports.
+      if (item.reason) entry.setAttribute("data-reason", item.reason);
       var link = element("a", "recommender-link");
       link.href = linkTemplate ? linkTemplate.replace("{id}", encodeURIComponent(item.id)) : item.url || "#";
       if (item.image_url) {

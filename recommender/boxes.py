@@ -1,0 +1,136 @@
+"""What each box under an article shows, and why each item is in it.
+
+"More like this" lists only articles whose similarity reaches the relevance
+floor. When fewer do, the box is filled honestly, each item saying why it is
+there: recent articles of the page article's section, then Popular, then the
+newest articles. "Popular" is filled the same way once its ranking runs out.
+No box repeats the page article or anything already shown on the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from recommender.index import Neighbour
+from recommender.popularity import Ranked
+
+SIMILAR = "similar"
+SAME_SECTION_RECENT = "same_section_recent"
+POPULAR = "popular"
+RECENT = "recent"
+REASONS = (SIMILAR, SAME_SECTION_RECENT, POPULAR, RECENT)
+
+Article = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    article: Article
+    reason: str  # one of REASONS
+    score: float | None  # cosine for "similar", decayed views for "popular", None otherwise
+    views: int | None = None  # for Popular items
+
+
+class ServedIndex(Protocol):
+    def article(self, article_id: str) -> Article: ...
+    def find(self, article_id: str) -> Article | None: ...
+    def related(self, article_id: str, limit: int, min_score: float = 0.0) -> list[Neighbour]: ...
+    def newest_in_section(self, section: str) -> Sequence[Article]: ...
+    def same_story(self, article_id: str, other_id: str) -> bool: ...
+    @property
+    def newest_first(self) -> Sequence[Article]: ...
+
+
+def _popular_articles(ranking: Sequence[Ranked], find: Callable[[str], Article | None]) -> Iterator[Item]:
+    for entry in ranking:
+        article = find(entry.article_id)
+        if article is not None:
+            yield Item(article, POPULAR, round(entry.score, 4), entry.views)
+
+
+def _recent(articles: Iterable[Article], reason: str) -> Iterator[Item]:
+    return (Item(article, reason, None) for article in articles)
+
+
+def _take(
+    candidates: Iterable[Item],
+    limit: int,
+    shown: set[str],
+    section: str | None = None,
+    skip: Callable[[str], bool] | None = None,
+) -> list[Item]:
+    """Up to ``limit`` candidates not yet shown (and of ``section`` when given, and not ``skip``ped);
+    marks them shown."""
+    taken: list[Item] = []
+    for item in candidates:
+        if len(taken) == limit:
+            break
+        article_id = item.article["id"]
+        if article_id in shown or (section is not None and item.article.get("section") != section):
+            continue
+        if skip is not None and skip(article_id):
+            continue
+        shown.add(article_id)
+        taken.append(item)
+    return taken
+
+
+def more_like_this(
+    index: ServedIndex,
+    article_id: str,
+    limit: int,
+    min_score: float,
+    ranking: Sequence[Ranked],
+    fill: bool = True,
+    shown: set[str] | None = None,
+) -> list[Item]:
+    """Similar articles at or above ``min_score``, then (with ``fill``) the fallbacks, ``limit`` in all.
+
+    ``shown``: ids already on the page; the page article is added to it, and so is every item returned.
+    Raises UnknownArticle for an id the index does not serve.
+    """
+    shown = set() if shown is None else shown
+    page = index.article(article_id)
+    shown.add(article_id)
+    similar = [Item(n.article, SIMILAR, round(n.score, 4)) for n in index.related(article_id, limit, min_score)]
+    items = _take(similar, limit, shown)
+    if not fill:
+        return items
+
+
+    def duplicate(other_id: str) -> bool:
+        # The page article republished is not a fallback either.
+        return index.same_story(article_id, other_id)
+
+    section = page.get("section")
+    fallbacks: list[Iterable[Item]] = []
+    if section:
+        fallbacks.append(_recent(index.newest_in_section(section), SAME_SECTION_RECENT))
+    fallbacks += [_popular_articles(ranking, index.find), _recent(index.newest_first, RECENT)]
+    for candidates in fallbacks:
+        if len(items) == limit:
+            break
+        items += _take(candidates, limit - len(items), shown, skip=duplicate)
+    return items
+
+
+def popular(
+    index: ServedIndex,
+    ranking: Sequence[Ranked],
+    limit: int,
+    section: str | None = None,
+    shown: set[str] | None = None,
+) -> list[Item]:
+    """The Popular box: by decayed views, then the newest articles when the window has too few views."""
+    shown = set() if shown is None else shown
+    items = _take(_popular_articles(ranking, index.find), limit, shown, section)
+    if len(items) < limit:
+        items += _take(_recent(index.newest_first, RECENT), limit - len(items), shown, section)
+    return items
+
+
+def popular_source(items: Sequence[Item]) -> str:
+    """``"views"`` when any item was ranked by views, ``"recent"`` for a box of newest articles only."""
+    return "views" if any(item.reason == POPULAR for item in items) else "recent"
