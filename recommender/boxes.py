@@ -99,7 +99,6 @@ def more_like_this(
     if not fill:
         return items
 
-
     def duplicate(other_id: str) -> bool:
         # The page article republished is not a fallback either.
         return index.same_story(article_id, other_id)
