@@ -64,6 +64,7 @@ format: install
 # Benchmarks (see bench/*.py docstrings); most need ../shared/corpora and say so when it is absent.
 bench: install system-packages
 	$(BIN)/python -m bench.build
+	$(BIN)/python -m bench.relevance
 	$(BIN)/python -m bench.add
 	$(BIN)/python -m bench.events
 	$(BIN)/python -m bench.reload
