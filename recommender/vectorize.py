@@ -50,15 +50,23 @@ LANGUAGES = {
     "ru": "russian",
 }
 
-# Words of two or more letters, apostrophes inside a word kept ("o'brien", "don't": contractions are
-# then whole stop words instead of leaving "don" and "ve" behind); a possessive "'s" is not part of the word.
-_WORD = re.compile(r"\b(?:[^\W\d_]'(?!s\b))?[^\W\d_]{2,}(?:'(?!s\b)[^\W\d_]+)*\b")
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
+# Words of two or more letters, as scikit-learn's default token pattern but without digits.
+_WORD = re.compile(r"(?u)\b[^\W\d_][^\W\d_]+\b")
+# English drops its apostrophes: a contraction becomes one stop word ("don't" -> "dont") instead of
+# leaving "don" and "ve" behind, a possessive stems with its noun ("minister's" -> "ministers" ->
+# "minist"). Elsewhere an apostrophe separates an elided article from its word ("l'élection").
+_APOSTROPHES = ("'", "\u2019", "\u02bc")
+_JOIN_APOSTROPHES = str.maketrans({mark: None for mark in _APOSTROPHES})
+_SPLIT_APOSTROPHES = str.maketrans({mark: " " for mark in _APOSTROPHES})
+# Contractions that, without their apostrophe, are also words with a meaning of their own.
+_AMBIGUOUS_CONTRACTIONS = frozenset({"ill", "well", "shed", "wed", "id", "hell", "shell", "were", "its", "cant"})
+_STEM_CACHE_SIZE = 500_000
 
 # English news prose: words on almost every page that say nothing about its subject. Measured with
 # `recommender evaluate` (README): weekdays and reporting verbs made articles look alike by their style.
 NEWS_STOP_WORDS_EN = frozenset(
     """monday tuesday wednesday thursday friday saturday sunday
+    mondays tuesdays wednesdays thursdays fridays saturdays sundays
     said says say saying told tells tell telling according added adding reportedly
     spokesman spokeswoman spokesperson mr mrs ms""".split()
 )
@@ -68,13 +76,14 @@ def stop_words_for(language: str, news: bool = True) -> frozenset[str]:
     """The stop words of a language (lower case, apostrophes as ')."""
     if language == "en":
         # scikit-learn's list: the stop-words package's English list (1,333 words) also drops
-        # topics such as "microsoft", "computer" and "state".
-        words = set(ENGLISH_STOP_WORDS) | {w for w in get_stop_words("english") if "'" in w}
+        # topics such as "microsoft", "computer" and "state". Its contractions are added as they
+        # are tokenised, apostrophe dropped.
+        contractions = {w.lower().translate(_JOIN_APOSTROPHES) for w in get_stop_words("english") if "'" in w}
+        words = set(ENGLISH_STOP_WORDS) | (contractions - _AMBIGUOUS_CONTRACTIONS)
         if news:
             words |= NEWS_STOP_WORDS_EN
-    else:
-        words = set(get_stop_words(LANGUAGES[language]))
-    return frozenset(word.lower().translate(_APOSTROPHES) for word in words)
+        return frozenset(words)
+    return frozenset(word.lower() for word in get_stop_words(LANGUAGES[language]))
 
 
 class Analyzer:
@@ -93,7 +102,9 @@ class Analyzer:
 
     def _setup(self) -> None:
         self._stop_words = stop_words_for(self.language, self.news_stop_words)
+        self._apostrophes = _JOIN_APOSTROPHES if self.language == "en" else _SPLIT_APOSTROPHES
         self._local = threading.local()  # a Snowball stemmer is not thread-safe: one per thread
+        self._stems: dict[str, str] = {}  # a dict lookup is 3x cheaper than the stemmer's own cache
 
     def __getstate__(self) -> dict[str, Any]:
         return {"language": self.language, "news_stop_words": self.news_stop_words, "stemming": self.stemming}
@@ -112,13 +123,21 @@ class Analyzer:
     def words(self, text: str) -> list[str]:
         """The words of a text that can be terms, before stemming."""
         stop = self._stop_words
-        return [word for word in _WORD.findall(text.lower().translate(_APOSTROPHES)) if word not in stop]
+        return [word for word in _WORD.findall(text.lower().translate(self._apostrophes)) if word not in stop]
 
     def __call__(self, text: str) -> list[str]:
         words = self.words(text)
         if self.surface_counts is not None:
             self.surface_counts.update(words)
-        return self.stemmer().stemWords(words) if self.stemming else words
+        if not self.stemming:
+            return words
+        stems = self._stems
+        if len(stems) > _STEM_CACHE_SIZE:
+            stems = self._stems = {}
+        unseen = [word for word in set(words) if word not in stems]
+        if unseen:
+            stems.update(zip(unseen, self.stemmer().stemWords(unseen), strict=True))
+        return [stems[word] for word in words]
 
     def readable(self, terms: Sequence[str], counts: Counter[str]) -> list[str]:
         """For each term, its commonest surface form in ``counts`` (the term itself when unseen)."""

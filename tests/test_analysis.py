@@ -49,8 +49,9 @@ def test_contractions_possessives_weekdays_and_reporting_verbs_make_no_terms() -
     assert terms == ["know", "vote", "minist", "aid"]
 
 
-def test_names_with_apostrophes_stay_whole() -> None:
-    assert Analyzer("en", stemming=False)("O'Brien met d'Alembert's heirs") == ["o'brien", "met", "d'alembert", "heirs"]
+def test_apostrophes_join_english_words_and_split_french_elisions() -> None:
+    assert Analyzer("en", stemming=False)("O'Brien met the ministers' heirs") == ["obrien", "met", "ministers", "heirs"]
+    assert Analyzer("fr")("l'élection et les élections") == Analyzer("fr")("élection élections")
 
 
 def test_a_vectoriser_transforms_the_same_after_pickling() -> None:
