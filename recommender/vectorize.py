@@ -28,11 +28,14 @@ from sklearn.preprocessing import FunctionTransformer, normalize
 from stop_words import get_stop_words
 
 from recommender.corpus import Article
+from recommender.counting import count_in_parallel, fit_counts, workers
 from recommender.errors import CorpusError
 
 # Corpora smaller than this are too small for document-frequency cut-offs:
 # with a handful of articles, min_df=2 or max_df=0.5 would remove most terms.
 SMALL_CORPUS = 50
+# From this many articles the analysis runs in worker processes: below, starting them costs more than it saves.
+PARALLEL_CORPUS = 20_000
 
 # ISO 639-1 code -> the name of its Snowball stemmer and of its stop-word list.
 LANGUAGES = {
@@ -223,14 +226,27 @@ def fit_vectorizer(articles: Sequence[Article], settings: VectorizerSettings) ->
     return fitted.vectorizer, fitted.matrix
 
 
-def fit(articles: Sequence[Article], settings: VectorizerSettings) -> FittedVectorizer:
-    """Fit on the whole corpus, keeping the commonest surface form of every term for explanations."""
+def fit(
+    articles: Sequence[Article],
+    settings: VectorizerSettings,
+    jobs: int | None = None,
+    parallel_from: int = PARALLEL_CORPUS,
+) -> FittedVectorizer:
+    """Fit on the whole corpus, keeping the commonest surface form of every term for explanations.
+
+    Corpora of ``parallel_from`` articles or more are analysed on ``jobs`` processes (default: every
+    core), with the same result as one process.
+    """
     vectorizer = make_vectorizer(settings, len(articles))
     analyzer = _analyzer(vectorizer)
-    analyzer.surface_counts = Counter()
+    jobs = jobs or workers()
     try:
-        matrix = vectorizer.fit_transform(articles)
-        counts = analyzer.surface_counts
+        if jobs > 1 and len(articles) >= parallel_from:
+            matrix, counts = _fit_in_parallel(vectorizer, articles, jobs)
+        else:
+            analyzer.surface_counts = Counter()
+            matrix = vectorizer.fit_transform(articles)
+            counts = analyzer.surface_counts
     except ValueError as error:  # scikit-learn: "After pruning, no terms remain", "empty vocabulary"
         raise CorpusError(f"the corpus has no words to compare articles by ({error})") from error
     finally:
@@ -240,6 +256,20 @@ def fit(articles: Sequence[Article], settings: VectorizerSettings) -> FittedVect
         # itself; it is only there for introspection and would bloat the index.
         step.stop_words_ = None
     return FittedVectorizer(vectorizer, _canonical(matrix), analyzer.readable(feature_words(vectorizer), counts))
+
+
+def _fit_in_parallel(
+    vectorizer: FeatureUnion, articles: Sequence[Article], jobs: int
+) -> tuple[sparse.csr_matrix, Counter[str]]:
+    """What ``vectorizer.fit_transform`` does, with the analysis spread over ``jobs`` processes."""
+    texts = [full_texts(articles), titles(articles)]
+    counted, surface = count_in_parallel(texts, _analyzer(vectorizer), jobs)
+    weights = vectorizer.transformer_weights
+    blocks = [
+        fit_counts(step, counts) * weights[name]
+        for (name, step), counts in zip(tfidf_steps(vectorizer), counted, strict=True)
+    ]
+    return sparse.hstack(blocks, format="csr"), surface
 
 
 def _analyzer(vectorizer: FeatureUnion) -> Analyzer:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from recommender.cli import main
-from recommender.corpus import Article
+from recommender.corpus import Article, load_corpus
 from recommender.index import load_index
 from recommender.publish import current_dir
 from recommender.vectorize import LANGUAGES, Analyzer, VectorizerSettings, fit, transform
-from tests.conftest import write_jsonl
+from tests.conftest import BUNDLED_CORPUS, write_jsonl
 
 # A plural and its singular, and a word of the language's stop list, for each supported language.
 SAMPLES = {
@@ -90,3 +90,13 @@ def test_a_german_corpus_builds_with_german_analysis(tmp_path: Path) -> None:
     index = load_index(out)
     assert index.manifest["parameters"]["vectorizer"]["language"] == "de"
     assert [n.article["id"] for n in index.related("w1", 5, index.floor)] == ["w2"]
+
+
+def test_analysis_in_worker_processes_gives_the_same_vectoriser() -> None:
+    articles = load_corpus(BUNDLED_CORPUS).articles
+    serial = fit(articles, VectorizerSettings(), jobs=1)
+    parallel = fit(articles, VectorizerSettings(), jobs=2, parallel_from=0)
+    assert serial.words == parallel.words
+    assert abs(serial.matrix - parallel.matrix).max() < 1e-6
+    new = articles[:5]
+    assert abs(transform(serial.vectorizer, new) - transform(parallel.vectorizer, new)).max() < 1e-6
