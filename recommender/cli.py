@@ -16,17 +16,19 @@ from typing import Any, TextIO
 
 from recommender.access_log import SKIP_REASONS, article_paths, hour_label, import_views
 from recommender.changes import ChangeLog, default_changes_path
-from recommender.corpus import DEFAULT_MAX_BAD_FRACTION, load_corpus
+from recommender.corpus import DEFAULT_MAX_BAD_FRACTION, check_corpus, load_corpus
 from recommender.errors import IncompatibleIndex, RecommenderError, TooManyBadRows
 from recommender.evaluate import evaluate, floor_costs, score_buckets
-from recommender.index import build_index, read_manifest, read_quality, save_index
+from recommender.index import MANIFEST, build_index, read_manifest, read_quality, save_index
 from recommender.live import IndexHolder
 from recommender.neighbours import SearchSettings
 from recommender.publish import (
     DEFAULT_INDEX,
+    PublishRefused,
     check_publishable,
     check_quality,
     current_dir,
+    is_index_root,
     list_versions,
     publish,
     resolve_index_dir,
@@ -106,14 +108,28 @@ def quality_summary(quality: dict[str, Any] | None) -> str:
     )
 
 
+def _check_out(out: Path) -> None:
+    """``--out`` replaces a single index directory; anything else there would be lost without a word."""
+    if is_index_root(out):
+        raise PublishRefused(
+            f"{out} is an index root (versions, current, the day's changes): publish into it with "
+            f"--index-root {out}; --out would replace all of it"
+        )
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+        raise PublishRefused(f"{out} is neither empty nor an index directory; nothing was written")
+
+
 def _build(args: argparse.Namespace) -> int:
     """Build the index from a corpus and publish it, or refuse and leave the current one serving."""
     started = time.perf_counter()
+    if args.out is not None:
+        _check_out(args.out)
+    corpus = load_corpus(args.corpus, max_bad_fraction=None)
+    _report_problems(corpus.problems, sys.stderr)
     try:
-        corpus = load_corpus(args.corpus, max_bad_fraction=1.0 if args.force else args.max_bad_fraction)
+        check_corpus(corpus, 1.0 if args.force else args.max_bad_fraction)
     except TooManyBadRows as error:
         raise TooManyBadRows(f"{error}; nothing was published; use --force to publish anyway") from error
-    _report_problems(corpus.problems, sys.stderr)
     check_publishable(corpus, _previous_manifest(args), args.force)
     index = build_index(
         corpus,

@@ -109,7 +109,7 @@ def _numbered_rows(path: Path, digest: Any) -> Iterator[tuple[int, bytes]]:
             yield number, raw
 
 
-def load_corpus(path: str | Path, max_bad_fraction: float = DEFAULT_MAX_BAD_FRACTION) -> Corpus:
+def load_corpus(path: str | Path, max_bad_fraction: float | None = DEFAULT_MAX_BAD_FRACTION) -> Corpus:
     """Read a ``.jsonl`` or ``.jsonl.gz`` corpus, skipping and reporting bad rows.
 
     Raises CorpusError when the file is unreadable, holds no good article, or more
@@ -149,7 +149,8 @@ def load_corpus(path: str | Path, max_bad_fraction: float = DEFAULT_MAX_BAD_FRAC
     except (OSError, EOFError) as error:
         raise CorpusError(f"{path}: cannot read corpus: {error}") from error
     corpus = Corpus(articles, problems, digest.hexdigest(), rows, str(path))
-    check_corpus(corpus, max_bad_fraction)
+    if max_bad_fraction is not None:  # None: the caller reports the bad rows, then checks
+        check_corpus(corpus, max_bad_fraction)
     return corpus
 
 

@@ -53,6 +53,41 @@ def test_build_refuses_more_than_one_percent_bad_rows(tmp_path: Path, capsys: py
     assert not (tmp_path / "index").exists()
 
 
+def test_a_refused_build_names_its_first_20_bad_rows_and_counts_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()[:100] + [f"broken {n}" for n in range(25)]
+    corpus = write_jsonl(tmp_path / "export.jsonl", rows)
+    assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "index")]) == 1
+    err = capsys.readouterr().err
+    named = [line for line in err.splitlines() if line.startswith(f"bad row: {corpus}:")]
+    assert len(named) == 20 and named[0] == f"bad row: {corpus}:101: invalid JSON: Expecting value"
+    assert "... and 5 more bad rows" in err and "25 of 125 rows are bad" in err and "nothing was published" in err
+
+
+def test_build_out_refuses_an_index_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "root"
+    assert main(["build", "--corpus", str(BUNDLED_CORPUS), "--index-root", str(root)]) == 0
+    (root / "changes.sqlite3").write_bytes(b"the day's changes")
+    before = sorted(path.name for path in root.rglob("*"))
+    capsys.readouterr()
+    assert main(["build", "--corpus", str(BUNDLED_CORPUS), "--out", str(root)]) == 1
+    assert f"--index-root {root}" in capsys.readouterr().err
+    assert sorted(path.name for path in root.rglob("*")) == before
+    assert (root / "changes.sqlite3").read_bytes() == b"the day's changes"
+
+
+def test_build_out_refuses_a_directory_that_is_not_an_index(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "notes.txt").write_text("keep me")
+    assert main(["build", "--corpus", str(BUNDLED_CORPUS), "--out", str(tmp_path / "site")]) == 1
+    assert "neither empty nor an index directory" in capsys.readouterr().err
+    assert (tmp_path / "site" / "notes.txt").read_text() == "keep me"
+    (tmp_path / "empty").mkdir()
+    assert main(["build", "--corpus", str(BUNDLED_CORPUS), "--out", str(tmp_path / "empty")]) == 0
+    assert main(["build", "--corpus", str(BUNDLED_CORPUS), "--out", str(tmp_path / "empty")]) == 0  # its own index
+
+
 def test_build_of_a_missing_corpus_fails_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", "--corpus", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "index")]) == 1
     assert "no such corpus file" in capsys.readouterr().err
