@@ -80,7 +80,7 @@ def main() -> None:
         recommender = Path(sys.executable).parent / "recommender"
         command = [str(recommender), "build", "--corpus", str(corpus), "--index-root", str(root)]
         subprocess.run(command, check=True, capture_output=True)
-        arrays_mib = (root / "current" / "arrays.joblib").stat().st_size / 2**20
+        arrays_mib = sum(path.stat().st_size for path in (root / "current").glob("*.npy")) / 2**20
         article_ids = [json.loads(line)["id"] for line in (root / "current" / "articles.jsonl").open()]
         sample = random.Random(0).sample(article_ids, min(2000, len(article_ids)))
         one, four = (measure(root, scratch, workers, sample) for workers in (1, 4))
@@ -95,7 +95,7 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "memory.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{result['articles']} articles ({corpus.parent.name}), arrays.joblib {result['arrays_mib']} MiB\n")
+    print(f"{result['articles']} articles ({corpus.parent.name}), arrays (.npy) {result['arrays_mib']} MiB\n")
     print("| workers | total PSS MiB | total RSS MiB | per worker RSS | per worker private | per worker shared |")
     print("|---|---|---|---|---|---|")
     for row in (one, four):

@@ -117,7 +117,7 @@ def publish_broken_copy(root: Path) -> None:
     current = (root / os.readlink(root / "current")).resolve()
     broken = root / "versions" / "999999-broken"
     shutil.copytree(current, broken)
-    arrays = broken / "arrays.joblib"
+    arrays = broken / "matrix_data.npy"
     arrays.write_bytes(arrays.read_bytes()[: arrays.stat().st_size // 2])
     (root / "current.broken").symlink_to(Path("versions") / broken.name)
     os.replace(root / "current.broken", root / "current")

@@ -10,11 +10,11 @@ import os
 # (copy-on-write) instead of importing its own copy: about 40 MB less per worker. The app itself is
 # not preloaded: each worker opens its own SQLite connections and starts its own watcher thread.
 import flask  # noqa: F401
-import joblib  # noqa: F401
 import numpy  # noqa: F401
 import scipy.sparse  # noqa: F401
 import sklearn.feature_extraction.text  # noqa: F401
 import sklearn.pipeline  # noqa: F401
+import Stemmer  # noqa: F401
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 # The index's arrays are memory-mapped, so workers share them: one per core is cheap.

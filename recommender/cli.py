@@ -141,7 +141,7 @@ def _build(args: argparse.Namespace) -> int:
     check_quality(index, _previous_quality(args), args.force)
     target = publish(index, args.index_root) if args.index_root else save_index(index, args.out)
     version = target.name if args.index_root else index.version
-    changes = default_changes_path(args.index_root or args.out)
+    changes = _changes_path(args.index_root or args.out)
     if changes.exists():
         # The export contains what editors changed before it was taken; later changes stay in the log.
         log = ChangeLog(changes)
@@ -161,7 +161,7 @@ def _add(args: argparse.Namespace) -> int:
     read_manifest(resolve_index_dir(args.index))  # fail early, and clearly, when there is no index to add to
     corpus = load_corpus(args.file, max_bad_fraction=1.0)
     _report_problems(corpus.problems, sys.stderr)
-    log = ChangeLog(default_changes_path(args.index))
+    log = ChangeLog(_changes_path(args.index))
     try:
         for article in corpus.articles:
             log.put(article)
@@ -171,9 +171,14 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _changes_path(index: Path) -> Path:
+    """The day's change log, where the service keeps it: $RECOMMENDER_CHANGES or beside the index."""
+    return Path(os.environ.get("RECOMMENDER_CHANGES") or default_changes_path(index))
+
+
 def _article_urls(index: Path) -> list[tuple[str, str | None]]:
     """(id, url) of every article served: the index's, with the day's changes applied, as the service does."""
-    changes_path = Path(os.environ.get("RECOMMENDER_CHANGES") or default_changes_path(index))
+    changes_path = _changes_path(index)
     log = ChangeLog(changes_path) if changes_path.is_file() else None
     try:
         live = IndexHolder(index, log).live

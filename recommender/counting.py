@@ -78,6 +78,13 @@ def count_in_parallel(
     return merged, surface
 
 
+def set_fitted(step: TfidfVectorizer, terms: Sequence[str], idf: np.ndarray) -> None:
+    """Make ``step`` a fitted TfidfVectorizer with this vocabulary (column order) and these idf weights."""
+    step.vocabulary_ = {term: column for column, term in enumerate(terms)}
+    step.fixed_vocabulary_ = False
+    step.idf_ = np.asarray(idf, dtype=np.float64)
+
+
 def fit_counts(step: TfidfVectorizer, counts: Counts) -> sparse.csr_matrix:
     """Make ``step`` a fitted TfidfVectorizer from corpus counts; returns its TF-IDF rows.
 
@@ -93,10 +100,8 @@ def fit_counts(step: TfidfVectorizer, counts: Counts) -> sparse.csr_matrix:
         raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
     matrix = counts.matrix[:, keep].astype(np.float64)
     matrix.sort_indices()
-    step.vocabulary_ = {counts.terms[column]: number for number, column in enumerate(keep)}
-    step.fixed_vocabulary_ = False
     idf = np.log((1 + documents) / (1 + frequency[keep])) + 1.0
-    step.idf_ = idf
+    set_fitted(step, [counts.terms[column] for column in keep], idf)
     if step.sublinear_tf:
         np.log(matrix.data, out=matrix.data)
         matrix.data += 1.0

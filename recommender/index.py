@@ -1,21 +1,21 @@
 """The related-articles index: build it once, save it, load it, look lists up.
 
 A request only looks up precomputed rows, so answering costs microseconds no
-matter how large the corpus. On disk an index is one directory:
+matter how large the corpus. On disk an index is one directory of plain data,
+no pickles (loading an index runs no stored code, and moving code never breaks
+a published index):
 
 - ``manifest.json``: format version, library versions, counts, parameters,
-  corpus checksum and the size and SHA-256 of every other file;
-- ``arrays.joblib``: neighbour ids and scores and the TF-IDF matrix, as plain
-  arrays that load memory-mapped, so that several workers share one copy;
-- ``vectorizer.joblib``: the fitted vectoriser (a pickle: load only
-  indexes you built, from configured paths);
+  corpus checksum and the size and SHA-256 of every other file, all of which
+  must be there and nothing else;
+- ``neighbour_ids.npy``, ``neighbour_scores.npy``, ``matrix_*.npy``: the lists
+  and the TF-IDF matrix, memory-mapped on load so that workers share one copy;
+- ``vectorizer.json`` and ``idf_*.npy``: the fitted vectoriser as data, each
+  space's vocabulary and idf weights, rebuilt on first use;
 - ``articles.jsonl``: what the API shows of each article, in row order;
 - ``words.json``: the readable word behind each matrix column, for explanations;
 - ``quality.json``: what readers will see (coverage above the relevance floor,
   score spread, hubs, near-duplicates), checked before publishing.
-
-Indexes written before ``words.json`` and ``quality.json`` existed still load:
-their floor is the default minimum and their words come from the vectoriser.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import sklearn
 from scipy import sparse
@@ -43,13 +42,20 @@ from recommender.corpus import Article, Corpus
 from recommender.errors import IncompatibleIndex, UnknownArticle
 from recommender.neighbours import SearchSettings, search
 from recommender.relevance import RelevanceSettings, quality_report, resolve_floor
-from recommender.vectorize import VectorizerSettings, feature_words, fit, vocabulary_size
+from recommender.vectorize import (
+    VectorizerSettings,
+    fit,
+    restore_vectorizer,
+    vectorizer_idf,
+    vectorizer_terms,
+    vocabulary_size,
+)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 EXCERPT_CHARS = 600
 MANIFEST = "manifest.json"
-_ARRAYS = "arrays.joblib"
-_VECTORIZER = "vectorizer.joblib"
+_ARRAYS = ("neighbour_ids", "neighbour_scores", "matrix_data", "matrix_indices", "matrix_indptr")
+_VECTORIZER = "vectorizer.json"
 _ARTICLES = "articles.jsonl"
 _WORDS = "words.json"
 QUALITY = "quality.json"
@@ -74,8 +80,8 @@ class Index:
         neighbour_scores: np.ndarray,
         matrix: sparse.csr_matrix,
         vectorizer: FeatureUnion | Callable[[], FeatureUnion],
-        words: list[str] | Callable[[], list[str] | None] | None = None,
-        quality: dict[str, Any] | None = None,
+        words: list[str] | Callable[[], list[str]],
+        quality: dict[str, Any],
     ) -> None:
         self.manifest = manifest
         self.quality = quality
@@ -89,9 +95,9 @@ class Index:
 
     @cached_property
     def vectorizer(self) -> FeatureUnion:
-        """The fitted vectoriser. A loaded index unpickles it on first use: unpickling holds the GIL for
-        tens of milliseconds, which a hot reload should not impose on the requests served meanwhile,
-        and only adding articles and explaining scores need it."""
+        """The fitted vectoriser. A loaded index rebuilds it on first use: that holds the GIL for tens of
+        milliseconds, which a hot reload should not impose on the requests served meanwhile, and only
+        adding articles needs it."""
         if isinstance(self._vectorizer, FeatureUnion):
             return self._vectorizer
         return self._vectorizer()
@@ -126,14 +132,12 @@ class Index:
     @property
     def floor(self) -> float:
         """The relevance floor this index was built with: a neighbour below it is not "similar"."""
-        relevance = self.manifest.get("relevance")
-        return float(relevance["floor"]) if relevance else RelevanceSettings().absolute_floor
+        return float(self.manifest["relevance"]["floor"])
 
     @cached_property
     def words(self) -> list[str]:
         """Column number -> readable word of the TF-IDF matrix (read on first use, like the vectoriser)."""
-        words = self._words() if callable(self._words) else self._words
-        return words if words is not None else feature_words(self.vectorizer)
+        return self._words() if callable(self._words) else self._words
 
     @cached_property
     def newest_first(self) -> list[dict[str, Any]]:
@@ -244,34 +248,38 @@ def _fsync(path: Path) -> None:
         os.close(descriptor)
 
 
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=None) + "\n", encoding="utf-8")
+
+
 def write_index_files(index: Index, directory: Path) -> None:
-    """Write every file of the index into an existing, empty directory; manifest last."""
+    """Write every file of the index into an existing, empty directory, each fsynced; manifest last."""
     matrix = index.matrix
     arrays = {
-        "neighbour_ids": np.ascontiguousarray(index.neighbour_ids),
-        "neighbour_scores": np.ascontiguousarray(index.neighbour_scores),
+        "neighbour_ids": index.neighbour_ids,
+        "neighbour_scores": index.neighbour_scores,
         "matrix_data": matrix.data,
         "matrix_indices": matrix.indices,
         "matrix_indptr": matrix.indptr,
-        "matrix_shape": np.asarray(matrix.shape, np.int64),
     }
-    joblib.dump(arrays, directory / _ARRAYS)
-    joblib.dump(index.vectorizer, directory / _VECTORIZER)
+    arrays |= {f"idf_{space}": idf for space, idf in vectorizer_idf(index.vectorizer).items()}
+    for name, array in arrays.items():
+        np.save(directory / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+    _write_json(directory / _VECTORIZER, {"terms": vectorizer_terms(index.vectorizer)})
     with (directory / _ARTICLES).open("w", encoding="utf-8") as stream:
         for record in index.articles:
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-    (directory / _WORDS).write_text(json.dumps(index.words, ensure_ascii=False), encoding="utf-8")
-    names = [_ARRAYS, _VECTORIZER, _ARTICLES, _WORDS]
-    if index.quality is not None:
-        (directory / QUALITY).write_text(json.dumps(index.quality, indent=2) + "\n", encoding="utf-8")
-        names.append(QUALITY)
+    _write_json(directory / _WORDS, index.words)
+    _write_json(directory / QUALITY, index.quality)
     files = {}
-    for name in names:
-        _fsync(directory / name)
-        files[name] = {"bytes": (directory / name).stat().st_size, "sha256": _sha256(directory / name)}
+    for path in sorted(directory.iterdir()):
+        _fsync(path)
+        files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
     index.manifest["files"] = files
+    index.manifest["matrix_shape"] = list(matrix.shape)
     (directory / MANIFEST).write_text(json.dumps(index.manifest, indent=2) + "\n", encoding="utf-8")
     _fsync(directory / MANIFEST)
+    _fsync(directory)
 
 
 def save_index(index: Index, out: str | Path) -> Path:
@@ -314,29 +322,56 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
 
 
 def _check_compatible(directory: Path, manifest: dict[str, Any], verify_checksums: bool) -> None:
+    rebuild = "rebuild with `recommender build`"
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IncompatibleIndex(
             f"{directory}: index format {manifest.get('format_version')!r}, this code reads format "
-            f"{FORMAT_VERSION}; rebuild with `recommender build`"
+            f"{FORMAT_VERSION}; {rebuild}"
         )
     built_with = manifest.get("libraries", {}).get("scikit-learn")
     if built_with != sklearn.__version__:
         raise IncompatibleIndex(
-            f"{directory}: built with scikit-learn {built_with}, running {sklearn.__version__}; "
-            "rebuild with `recommender build`"
+            f"{directory}: built with scikit-learn {built_with}, running {sklearn.__version__}; {rebuild}"
         )
-    for name, expected in manifest.get("files", {}).items():
+    files = manifest.get("files")
+    expected = {f"{name}.npy" for name in _ARRAYS} | {_VECTORIZER, _ARTICLES, _WORDS, QUALITY}
+    if not isinstance(files, dict) or not expected <= set(files):
+        raise IncompatibleIndex(f"{directory}: the manifest does not list every file of an index; {rebuild}")
+    present = {path.name for path in directory.iterdir()} - {MANIFEST}
+    if present - set(files):
+        raise IncompatibleIndex(f"{directory}: files not in the manifest: {', '.join(sorted(present - set(files)))}")
+    for name, listed in files.items():
         path = directory / name
-        if not path.is_file() or path.stat().st_size != expected["bytes"]:
-            raise IncompatibleIndex(f"{path}: missing or truncated; rebuild with `recommender build`")
-        if verify_checksums and _sha256(path) != expected["sha256"]:
-            raise IncompatibleIndex(f"{path}: checksum mismatch (corrupt copy); rebuild with `recommender build`")
+        if not path.is_file() or path.stat().st_size != listed["bytes"]:
+            raise IncompatibleIndex(f"{path}: missing or truncated; {rebuild}")
+        if verify_checksums and _sha256(path) != listed["sha256"]:
+            raise IncompatibleIndex(f"{path}: checksum mismatch (corrupt copy); {rebuild}")
 
 
 def _read_articles(path: Path) -> list[dict[str, Any]]:
     # Read whole, then parse: iterating a text file line by line starves other threads of the GIL
     # for tens of milliseconds at a time, which a hot reload must not do to the requests in flight.
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise IncompatibleIndex(f"{path}: unreadable: {error}; rebuild with `recommender build`") from error
+
+
+def _array(directory: Path, name: str, mmap: bool = True) -> np.ndarray:
+    return np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def _vectorizer_loader(directory: Path, manifest: dict[str, Any]) -> Callable[[], FeatureUnion]:
+    def load() -> FeatureUnion:
+        settings = VectorizerSettings(**manifest["parameters"]["vectorizer"])
+        terms = _read_json(directory / _VECTORIZER)["terms"]
+        return restore_vectorizer(settings, terms, {space: _array(directory, f"idf_{space}", False) for space in terms})
+
+    return load
 
 
 def load_index(directory: str | Path, verify_checksums: bool = True) -> Index:
@@ -348,40 +383,30 @@ def load_index(directory: str | Path, verify_checksums: bool = True) -> Index:
     manifest = read_manifest(directory)
     _check_compatible(directory, manifest, verify_checksums)
     try:
-        arrays = joblib.load(directory / _ARRAYS, mmap_mode="r")
+        arrays = {name: _array(directory, name) for name in _ARRAYS}
         articles = _read_articles(directory / _ARTICLES)
         matrix = sparse.csr_matrix(
             (arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]),
-            shape=tuple(int(n) for n in arrays["matrix_shape"]),
+            shape=tuple(int(n) for n in manifest["matrix_shape"]),
             copy=False,
         )
-    except (OSError, ValueError, KeyError, EOFError) as error:
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise IncompatibleIndex(f"{directory}: cannot load index: {error}") from error
     if len(articles) != manifest["article_count"] or arrays["neighbour_ids"].shape[0] != len(articles):
         raise IncompatibleIndex(f"{directory}: article count does not match the manifest; rebuild")
-    vectorizer_path = directory / _VECTORIZER
     return Index(
         manifest,
         articles,
         arrays["neighbour_ids"],
         arrays["neighbour_scores"],
         matrix,
-        lambda: joblib.load(vectorizer_path),
+        _vectorizer_loader(directory, manifest),
         lambda: _read_json(directory / _WORDS),
-        read_quality(directory),
+        _read_json(directory / QUALITY),
     )
 
 
-def _read_json(path: Path) -> Any:
-    """A JSON file of the index, or None for an index written before it existed."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        raise IncompatibleIndex(f"{path}: unreadable: {error}; rebuild with `recommender build`") from error
-
-
 def read_quality(directory: str | Path) -> dict[str, Any] | None:
-    """The quality report of an index directory, or None for an index built before reports."""
-    return _read_json(Path(directory) / QUALITY)
+    """The quality report of an index directory, or None when it has none (another format)."""
+    path = Path(directory) / QUALITY
+    return _read_json(path) if path.is_file() else None

@@ -52,11 +52,17 @@ def is_index_root(path: str | Path) -> bool:
 
 
 def current_dir(root: str | Path) -> Path | None:
-    """The version directory ``current`` points to, or None before the first publish."""
+    """The version directory ``current`` points to, or None before the first publish.
+
+    Raises IncompatibleIndex when ``current`` points anywhere but a version of this root.
+    """
     pointer = Path(root) / CURRENT
     if not pointer.is_symlink():
         return None
-    return (Path(root) / os.readlink(pointer)).resolve()
+    target = (Path(root) / os.readlink(pointer)).resolve()
+    if target.parent != (Path(root) / VERSIONS).resolve():
+        raise IncompatibleIndex(f"{pointer} points to {target}, outside {Path(root) / VERSIONS}; refusing to serve it")
+    return target
 
 
 def resolve_index_dir(path: str | Path) -> Path:
@@ -100,7 +106,11 @@ def _switch_current(root: Path, name: str) -> None:
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(Path(VERSIONS) / name)
     os.replace(temporary, root / CURRENT)
-    directory = os.open(root, os.O_RDONLY)
+    _fsync_directory(root)
+
+
+def _fsync_directory(path: Path) -> None:
+    directory = os.open(path, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
@@ -119,6 +129,7 @@ def publish(index: Index, root: str | Path, keep: int = KEEP_VERSIONS) -> Path:
         write_index_files(index, staging)
         staging.chmod(0o755)
         os.replace(staging, versions / name)
+        _fsync_directory(versions)  # the version's name is on disk before current may point at it
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -28,7 +28,7 @@ from sklearn.preprocessing import FunctionTransformer, normalize
 from stop_words import get_stop_words
 
 from recommender.corpus import Article
-from recommender.counting import count_in_parallel, fit_counts, workers
+from recommender.counting import count_in_parallel, fit_counts, set_fitted, workers
 from recommender.errors import CorpusError
 
 # Corpora smaller than this are too small for document-frequency cut-offs:
@@ -293,3 +293,25 @@ def feature_words(vectorizer: FeatureUnion) -> list[str]:
     for _, step in tfidf_steps(vectorizer):
         words.extend(step.get_feature_names_out().tolist())
     return words
+
+
+def vectorizer_terms(vectorizer: FeatureUnion) -> dict[str, list[str]]:
+    """Each space's vocabulary in column order: with ``vectorizer_idf``, the fitted vectoriser as data."""
+    return {name: step.get_feature_names_out().tolist() for name, step in tfidf_steps(vectorizer)}
+
+
+def vectorizer_idf(vectorizer: FeatureUnion) -> dict[str, np.ndarray]:
+    return {name: np.asarray(step.idf_, dtype=np.float64) for name, step in tfidf_steps(vectorizer)}
+
+
+def restore_vectorizer(
+    settings: VectorizerSettings, terms: dict[str, list[str]], idf: dict[str, np.ndarray]
+) -> FeatureUnion:
+    """The fitted vectoriser again, from its settings, vocabularies and idf weights: no pickle, so
+    moving or renaming code never breaks a published index, and loading one runs no stored code."""
+    vectorizer = make_vectorizer(settings, SMALL_CORPUS)
+    for name, step in tfidf_steps(vectorizer):
+        if len(terms[name]) != len(idf[name]):
+            raise ValueError(f"space {name!r}: {len(terms[name])} terms but {len(idf[name])} idf weights")
+        set_fitted(step, terms[name], idf[name])
+    return vectorizer

@@ -5,9 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.corpus import load_corpus
+from recommender.corpus import Article, load_corpus
 from recommender.errors import IncompatibleIndex, UnknownArticle
 from recommender.index import MANIFEST, build_index, load_index, save_index
+from recommender.vectorize import transform
 
 
 def is_memory_mapped(array: np.ndarray) -> bool:
@@ -95,12 +96,47 @@ def test_other_scikit_learn_version_is_refused(small_index: Path, tmp_path: Path
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_truncated_or_corrupt_files_are_refused(small_index: Path, tmp_path: Path, damage: str) -> None:
     copy = _copy(small_index, tmp_path)
-    arrays = copy / "arrays.joblib"
+    arrays = copy / "neighbour_ids.npy"
     data = bytearray(arrays.read_bytes())
     if damage == "truncate":
         del data[len(data) // 2 :]
     else:
         data[len(data) // 2] ^= 0xFF
     arrays.write_bytes(bytes(data))
-    with pytest.raises(IncompatibleIndex, match="arrays.joblib"):
+    with pytest.raises(IncompatibleIndex, match="neighbour_ids.npy"):
+        load_index(copy)
+
+
+def test_no_pickles_and_the_restored_vectoriser_transforms_as_the_original(small_corpus: Path, tmp_path: Path) -> None:
+    built = build_index(load_corpus(small_corpus))
+    directory = save_index(built, tmp_path / "index")
+    assert {path.suffix for path in directory.iterdir()} == {".npy", ".json", ".jsonl"}
+    loaded = load_index(directory)
+    new = [Article("n", "Astronauts dock with the space station", "The capsule docked; astronauts boarded.")]
+    original, restored = transform(built.vectorizer, new), transform(loaded.vectorizer, new)
+    assert original.nnz > 0 and np.array_equal(original.indices, restored.indices)
+    assert np.allclose(original.data, restored.data, atol=1e-7)
+    assert loaded.words == built.words
+
+
+def test_files_the_manifest_does_not_list_are_refused(small_index: Path, tmp_path: Path) -> None:
+    copy = _copy(small_index, tmp_path)
+    (copy / "extra.npy").write_bytes(b"not from the build")
+    with pytest.raises(IncompatibleIndex, match="files not in the manifest: extra.npy"):
+        load_index(copy)
+
+
+def test_a_manifest_without_its_file_list_is_refused(small_index: Path, tmp_path: Path) -> None:
+    copy = _copy(small_index, tmp_path)
+    manifest = json.loads((copy / MANIFEST).read_text())
+    del manifest["files"]
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IncompatibleIndex, match="does not list every file"):
+        load_index(copy)
+
+
+def test_a_missing_file_is_refused(small_index: Path, tmp_path: Path) -> None:
+    copy = _copy(small_index, tmp_path)
+    (copy / "idf_title.npy").unlink()
+    with pytest.raises(IncompatibleIndex, match="idf_title.npy: missing"):
         load_index(copy)

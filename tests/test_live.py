@@ -171,3 +171,24 @@ def test_the_nightly_build_folds_the_changes_in(tmp_path: Path, small_corpus: Pa
     assert holder.live.seq == 0, "the folded change is no longer replayed"
     assert "space-9" in holder.live.base and "space-9" in related_ids(client, "space-2")[:5]
     app.extensions["recommender.popularity"].close()
+
+
+def test_the_nightly_build_folds_changes_kept_outside_the_index_root(
+    tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """deploy/: the web user may not write the index root, so the change log lives elsewhere."""
+    root, changes = tmp_path / "root", tmp_path / "state" / "changes.sqlite3"
+    changes.parent.mkdir()
+    monkeypatch.setenv("RECOMMENDER_CHANGES", str(changes))
+    assert main(["build", "--corpus", str(small_corpus), "--index-root", str(root)]) == 0
+    app = make_app(root, tmp_path, RECOMMENDER_CHANGES=str(changes), RECOMMENDER_ADMIN_TOKEN=TOKEN)
+    assert app.test_client().put("/api/v1/articles/space-9", json=NEW_SPACE_STORY, headers=AUTH).status_code == 201
+    app.extensions["recommender.popularity"].close()
+    assert not (root / "changes.sqlite3").exists()
+    export = write_jsonl(
+        tmp_path / "export.jsonl",
+        [json.loads(line) for line in small_corpus.read_text().splitlines()] + [{**NEW_SPACE_STORY, "id": "space-9"}],
+    )
+    os.utime(export, (time.time() + 1, time.time() + 1))
+    assert main(["build", "--corpus", str(export), "--index-root", str(root)]) == 0
+    assert "folded 1 of the day's article changes" in capsys.readouterr().err

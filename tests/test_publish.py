@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from recommender.cli import main
+from recommender.errors import IncompatibleIndex
 from recommender.index import load_index
-from recommender.publish import current_dir, list_versions
+from recommender.publish import current_dir, list_versions, resolve_index_dir
 from tests.conftest import BUNDLED_CORPUS, make_app, write_jsonl
 
 BUNDLED_ROWS = [json.loads(line) for line in BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()]
@@ -142,7 +143,7 @@ def test_a_broken_version_is_refused_and_the_old_one_keeps_serving(
     before = healthz_version(served)
     broken = root / "versions" / "999999-broken"
     shutil.copytree(current_dir(root), broken)
-    arrays = broken / "arrays.joblib"
+    arrays = broken / "matrix_data.npy"
     if damage == "truncated":  # a half-copied version
         arrays.write_bytes(arrays.read_bytes()[: arrays.stat().st_size // 2])
     elif damage == "corrupt":
@@ -161,3 +162,12 @@ def test_a_broken_version_is_refused_and_the_old_one_keeps_serving(
     client = served.test_client()
     article_id = BUNDLED_ROWS[0]["id"]
     assert client.get(f"/api/v1/articles/{article_id}/related").status_code == 200
+
+
+def test_current_pointing_outside_the_versions_is_refused(root: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(current_dir(root), elsewhere)
+    (root / "current.tmp").symlink_to(elsewhere)
+    os.replace(root / "current.tmp", root / "current")
+    with pytest.raises(IncompatibleIndex, match="outside"):
+        resolve_index_dir(root)

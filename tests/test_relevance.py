@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from recommender.cli import main
 from recommender.corpus import load_corpus
-from recommender.index import build_index, load_index, save_index
+from recommender.errors import IncompatibleIndex
+from recommender.index import load_index
 from recommender.publish import current_dir
 from tests.conftest import BUNDLED_CORPUS, FakeClock, make_app, write_jsonl
 
@@ -169,22 +171,16 @@ def test_a_bad_min_score_at_build_time_exits_2(tmp_path: Path, value: str, capsy
     assert not (tmp_path / "index").exists()
 
 
-def test_an_index_without_floor_words_or_quality_still_loads(small_corpus: Path, tmp_path: Path) -> None:
-    """An index written before the floor existed: served with the default floor of 0.2."""
-    directory = save_index(build_index(load_corpus(small_corpus)), tmp_path / "old")
+def test_an_index_of_the_previous_format_is_refused_with_a_message_to_rebuild(
+    small_index: Path, tmp_path: Path
+) -> None:
+    """Format 1 (pickled arrays and vectoriser, no floor, no report): refused, never half-served."""
+    directory = tmp_path / "old"
+    shutil.copytree(small_index, directory)
     manifest = json.loads((directory / "manifest.json").read_text())
-    del manifest["relevance"]
-    for name in ("words.json", "quality.json"):
-        (directory / name).unlink()
-        del manifest["files"][name]
-    (directory / "manifest.json").write_text(json.dumps(manifest))
-    index = load_index(directory)
-    assert index.floor == 0.2 and index.quality is None and "footbal" in index.words  # stems, from the vectoriser
-    app = make_app(directory, tmp_path)
-    client = app.test_client()
-    assert reasons(items(client, "football-1", "fill=none")) == [("football-3", "similar"), ("football-2", "similar")]
-    assert "built before quality reports" in client.get("/preview").get_data(as_text=True)
-    app.extensions["recommender.popularity"].close()
+    (directory / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
+    with pytest.raises(IncompatibleIndex, match="index format 1, this code reads format 2; rebuild with"):
+        load_index(directory)
 
 
 def test_a_corpus_with_no_words_to_compare_is_refused_with_a_message(tmp_path: Path, capsys) -> None:
