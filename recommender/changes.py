@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS changes (
     article TEXT,
     changed_at REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS changes_article ON changes (article_id, seq);
 """
 
 
@@ -75,6 +76,17 @@ class ChangeLog:
 
     def delete(self, article_id: str) -> int:
         return self._append(article_id, None)
+
+    def last_operation(self, article_id: str) -> str | None:
+        """``"put"`` or ``"delete"``: the article's latest change in the log, whichever worker made it; None
+        when the log has none."""
+        try:
+            row = self._db.execute(
+                "SELECT operation FROM changes WHERE article_id = ? ORDER BY seq DESC LIMIT 1", (article_id,)
+            ).fetchone()
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"{self.path}: {error}") from error
+        return None if row is None else str(row[0])
 
     def since(self, seq: int) -> list[Change]:
         """Changes after ``seq``, in the order they were made."""

@@ -245,6 +245,16 @@ class IndexHolder:
         live.newest_in_section("")
         return live
 
+    def published(self, article_id: str) -> bool:
+        """Whether the article is published now, decided by the shared change log, then by the newest
+        published version: never by this process's snapshot, which may be behind another worker's writes."""
+        if self.changes is not None:
+            last = self.changes.last_operation(article_id)
+            if last is not None:
+                return last == "put"
+        self.refresh()  # the newest version may not be loaded here yet
+        return article_id in self.live
+
     def refresh(self) -> None:
         """Load a newly published version and apply new changes; never raises for a bad version."""
         with self._lock:

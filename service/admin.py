@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -40,12 +41,14 @@ def put_article(article_id: str) -> Response:
     except ValueError as error:
         return error_response(400, "invalid_article", str(error))
     holder = current_holder()
-    existed = article_id in holder.live
+    existed = holder.published(article_id)
     holder.changes.put(article)  # type: ignore[union-attr]
     holder.refresh()
     live = current_index()
-    related = [{"id": n.article["id"], "score": round(n.score, 4)} for n in live.related(article_id, 5)]
-    response = jsonify(article_id=article_id, status="updated" if existed else "created", related=related)
+    related = [{"id": n.article["id"], "score": round(n.score, 4)} for n in live.related(article_id, 5, live.floor)]
+    response = jsonify(
+        article_id=article_id, status="updated" if existed else "created", related=related, worker_pid=os.getpid()
+    )
     response.status_code = 200 if existed else 201
     return response
 
@@ -54,8 +57,8 @@ def put_article(article_id: str) -> Response:
 def delete_article(article_id: str) -> Response:
     """Unpublish an article: it leaves every list at once."""
     holder = current_holder()
-    if article_id not in holder.live:
+    if not holder.published(article_id):
         raise UnknownArticle(article_id)
     holder.changes.delete(article_id)  # type: ignore[union-attr]
     holder.refresh()
-    return jsonify(article_id=article_id, status="deleted")
+    return jsonify(article_id=article_id, status="deleted", worker_pid=os.getpid())

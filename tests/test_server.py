@@ -2,6 +2,8 @@
 
 import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +58,36 @@ def test_running_workers_pick_up_a_new_version_without_failing_a_request(tmp_pat
         assert failures == 0
         assert set(seen.values()) == {published}, seen
         assert len(seen) == 2
+
+
+def send(method: str, url: str, body: dict | None, token: str) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Authorization": f"Bearer {token}"})
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.load(error)
+
+
+def test_writes_are_decided_by_the_shared_log_whichever_worker_takes_them(bundled_index: Path, tmp_path: Path) -> None:
+    """Before: a DELETE right after a PUT answered 404 whenever the other worker, not yet reloaded, took it."""
+    token = "editor-token"
+    environment = {"RECOMMENDER_ADMIN_TOKEN": token, "RELOAD_INTERVAL_SECONDS": "3600"}  # no worker catches up
+    with gunicorn(bundled_index, tmp_path, workers=2, worker_class="sync", **environment) as running:
+        crossed = 0
+        for number in range(30):
+            url = f"{running.base}/api/v1/articles/t{number}"
+            article = {"title": f"Test story {number}", "body": "Astronauts docked with the space station."}
+            status, put = send("PUT", url, article, token)
+            assert (status, put["status"]) == (201, "created")
+            status, again = send("PUT", url, article, token)
+            assert (status, again["status"]) == (200, "updated"), again
+            status, deleted = send("DELETE", url, None, token)
+            assert (status, deleted.get("status")) == (200, "deleted"), deleted
+            status, gone = send("DELETE", url, None, token)
+            assert (status, gone["error"]) == (404, "article_not_found")
+            crossed += len({put["worker_pid"], again["worker_pid"], deleted["worker_pid"]}) > 1
+        assert crossed, "every write landed on one worker: the test proved nothing"
