@@ -4,8 +4,9 @@ Every change is appended to a small SQLite log beside the index. Each worker
 replays the log on top of the index it serves, so a change made through one
 worker reaches the others (and survives restarts) at their next poll. A
 nightly build from the CMS export, which is the source of truth, folds the
-changes in: once it is published, the changes older than the export are
-dropped from the log.
+changes in: a version replays only the changes made after its export began
+(recorded in its manifest), so a rollback to an older version replays more of
+them; changes are pruned only once every kept version's export contains them.
 """
 
 from __future__ import annotations
@@ -101,10 +102,21 @@ class ChangeLog:
             for number, article_id, payload, changed_at in rows
         ]
 
-    def fold(self, exported_at: float) -> int:
-        """Forget the changes a build's corpus, exported at ``exported_at``, already contains."""
+    def count_before(self, moment: float) -> tuple[int, int]:
+        """How many changes were made before ``moment``, and how many since."""
         try:
-            return self._db.execute("DELETE FROM changes WHERE changed_at < ?", (exported_at,)).rowcount
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(changed_at < ?), 0), COALESCE(SUM(changed_at >= ?), 0) FROM changes",
+                (moment, moment),
+            ).fetchone()
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"{self.path}: {error}") from error
+        return int(row[0]), int(row[1])
+
+    def prune(self, before: float) -> int:
+        """Forget the changes made before ``before``: the export of every kept version contains them."""
+        try:
+            return self._db.execute("DELETE FROM changes WHERE changed_at < ?", (before,)).rowcount
         except sqlite3.Error as error:
             raise StoreUnavailable(f"{self.path}: {error}") from error
 

@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -19,7 +20,7 @@ from recommender.changes import ChangeLog, default_changes_path
 from recommender.corpus import DEFAULT_MAX_BAD_FRACTION, check_corpus, load_corpus
 from recommender.errors import IncompatibleIndex, RecommenderError, TooManyBadRows
 from recommender.evaluate import evaluate, floor_costs, score_buckets
-from recommender.index import MANIFEST, build_index, read_manifest, read_quality, save_index
+from recommender.index import MANIFEST, Index, build_index, exported_at, read_manifest, read_quality, save_index
 from recommender.live import IndexHolder
 from recommender.neighbours import SearchSettings
 from recommender.publish import (
@@ -137,23 +138,45 @@ def _build(args: argparse.Namespace) -> int:
         SearchSettings(k=args.k),
         Progress(sys.stderr),
         RelevanceSettings(min_score=args.min_score),
+        args.exported_at,
     )
     check_quality(index, _previous_quality(args), args.force)
     target = publish(index, args.index_root) if args.index_root else save_index(index, args.out)
     version = target.name if args.index_root else index.version
     changes = _changes_path(args.index_root or args.out)
     if changes.exists():
-        # The export contains what editors changed before it was taken; later changes stay in the log.
-        log = ChangeLog(changes)
-        folded = log.fold(args.corpus.stat().st_mtime)
-        log.close()
-        print(f"folded {folded} of the day's article changes into {version}", file=sys.stderr)
+        _fold(ChangeLog(changes), index, version, args)
     print(
         f"published index {version}: {len(index)} articles, {len(corpus.problems)} bad rows, "
         f"{index.manifest['vocabulary_size']} terms, {time.perf_counter() - started:.1f}s -> {target}; "
         f"quality: {quality_summary(index.quality)}"
     )
     return 0
+
+
+def _fold(log: ChangeLog, index: Index, version: str, args: argparse.Namespace) -> None:
+    """Report which of the day's changes the new version contains; prune those every kept version has."""
+    try:
+        cutoff = exported_at(index.manifest)
+        folded, replayed = log.count_before(cutoff)
+        kept = [other.manifest for other in list_versions(args.index_root)] if args.index_root else []
+        pruned = log.prune(min((exported_at(manifest) for manifest in kept), default=cutoff))
+    finally:
+        log.close()
+    print(
+        f"folded {folded} of the day's article changes into {version} (made before its export began, "
+        f"{index.manifest['corpus']['exported_at']}); {replayed} made since are replayed on top of it; "
+        f"{pruned} older than every kept version pruned from the log",
+        file=sys.stderr,
+    )
+
+
+def _exported_at(raw: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {raw!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -290,6 +313,12 @@ def make_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="publish even with many bad rows or far fewer articles than before"
     )
     build.add_argument("--k", type=int, default=SearchSettings().k, help="neighbours kept per article (default 30)")
+    build.add_argument(
+        "--exported-at",
+        type=_exported_at,
+        help="when the CMS export began, ISO 8601 (default: the corpus file's modification time); the day's "
+        "changes made from then on are replayed on top of the new index",
+    )
     build.add_argument(
         "--language",
         choices=list(LANGUAGES),

@@ -197,8 +197,13 @@ def build_index(
     search_settings: SearchSettings = SearchSettings(),
     progress: StageProgress | None = None,
     relevance_settings: RelevanceSettings = RelevanceSettings(),
+    exported_at: datetime | None = None,
 ) -> Index:
-    """Vectorise the corpus, find every article's neighbours and its relevance floor, all in memory."""
+    """Vectorise the corpus, find every article's neighbours and its relevance floor, all in memory.
+
+    ``exported_at``: when the CMS export began (default: the corpus file's modification time). The day's
+    changes made from then on are replayed on top of this index; older ones are in it already.
+    """
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     report("vectorising", 0, len(corpus.articles))
@@ -222,6 +227,7 @@ def build_index(
             "sha256": corpus.checksum,
             "rows": corpus.rows,
             "bad_rows": len(corpus.problems),
+            "exported_at": (exported_at or _modified_at(corpus.path)).isoformat(),
         },
         "article_count": len(corpus.articles),
         "vocabulary_size": vocabulary_size(vectorizer),
@@ -230,6 +236,19 @@ def build_index(
         "libraries": {"scikit-learn": sklearn.__version__, "numpy": np.__version__},
     }
     return Index(manifest, records, lists.ids, lists.scores, matrix, vectorizer, fitted.words, quality)
+
+
+def _modified_at(path: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(Path(path).stat().st_mtime, UTC)
+    except OSError:  # not a file (built in memory): its changes are those from now on
+        return datetime.now(UTC)
+
+
+def exported_at(manifest: dict[str, Any]) -> float:
+    """The export's cut-off in seconds since the epoch: changes from then on are not in the index."""
+    stamp = manifest.get("corpus", {}).get("exported_at")
+    return datetime.fromisoformat(stamp).timestamp() if stamp else float("-inf")
 
 
 def _sha256(path: Path) -> str:

@@ -28,6 +28,7 @@ from recommender.index import (
     Neighbour,
     article_record,
     by_section,
+    exported_at,
     load_index,
     published_timestamp,
     read_manifest,
@@ -46,7 +47,9 @@ class LiveIndex:
     def __init__(self, base: Index, directory: Path | None = None) -> None:
         self.base = base
         self.directory = directory
-        self.seq = 0
+        self.seq = 0  # the last change applied (it names the served version)
+        self.seen = 0  # the last change read from the log, applied or older than the export
+        self.cutoff = exported_at(base.manifest)
         self.k = base.neighbour_ids.shape[1]
         self.duplicate_threshold = float(base.manifest["parameters"]["search"]["duplicate_threshold"])
         self._added: dict[str, dict[str, Any]] = {}
@@ -171,8 +174,13 @@ class LiveIndex:
         self._inbound = {k: [p for p in v if p[0] != article_id] for k, v in self._inbound.items()}
 
     def with_changes(self, changes: Iterable[Change]) -> LiveIndex:
+        """A new snapshot with the changes made since the export's cut-off applied; older ones are in the
+        published index already (a rollback to an older version replays more of them)."""
         snapshot = self._copy()
         for change in changes:
+            snapshot.seen = max(snapshot.seen, change.seq)
+            if change.changed_at < self.cutoff:
+                continue
             snapshot._forget(change.article_id)
             if change.article is None:
                 snapshot._deleted |= {change.article_id}
@@ -238,7 +246,7 @@ class IndexHolder:
         self.live = self._replay(LiveIndex(load_index(directory), directory))
 
     def _replay(self, live: LiveIndex) -> LiveIndex:
-        changes = self.changes.since(live.seq) if self.changes is not None else []
+        changes = self.changes.since(live.seen) if self.changes is not None else []
         if changes:
             live = live.with_changes(changes)
         live.newest_first  # noqa: B018 - computed here, off the request path, not by the first request

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,45 @@ def test_the_nightly_build_folds_changes_kept_outside_the_index_root(
     os.utime(export, (time.time() + 1, time.time() + 1))
     assert main(["build", "--corpus", str(export), "--index-root", str(root)]) == 0
     assert "folded 1 of the day's article changes" in capsys.readouterr().err
+
+
+def test_a_change_made_while_the_export_ran_is_not_lost(tmp_path: Path, small_corpus: Path, capsys) -> None:
+    """Before: the build dropped every change older than the export file, including those the export,
+    begun earlier, did not contain."""
+    root = tmp_path / "root"
+    assert main(["build", "--corpus", str(small_corpus), "--index-root", str(root)]) == 0
+    export_began = datetime.now(UTC) - timedelta(seconds=5)
+    app = make_app(root, tmp_path, RECOMMENDER_CHANGES=str(root / "changes.sqlite3"), RECOMMENDER_ADMIN_TOKEN=TOKEN)
+    client = app.test_client()
+    assert client.put("/api/v1/articles/space-9", json=NEW_SPACE_STORY, headers=AUTH).status_code == 201
+    export = write_jsonl(tmp_path / "export.jsonl", small_corpus.read_text().splitlines())  # without space-9
+    os.utime(export, (time.time() + 1, time.time() + 1))  # the file was finished after the change
+    build = ["build", "--corpus", str(export), "--index-root", str(root), "--exported-at", export_began.isoformat()]
+    assert main(build) == 0
+    assert "1 made since are replayed on top of it" in capsys.readouterr().err
+    holder = app.extensions["recommender.holder"]
+    holder.refresh()
+    assert "space-9" in holder.live and "space-9" not in holder.live.base
+    app.extensions["recommender.popularity"].close()
+
+
+def test_a_rollback_after_a_fold_replays_the_changes_the_older_version_lacks(
+    tmp_path: Path, small_corpus: Path
+) -> None:
+    root = tmp_path / "root"
+    assert main(["build", "--corpus", str(small_corpus), "--index-root", str(root)]) == 0
+    app = make_app(root, tmp_path, RECOMMENDER_CHANGES=str(root / "changes.sqlite3"), RECOMMENDER_ADMIN_TOKEN=TOKEN)
+    client = app.test_client()
+    assert client.put("/api/v1/articles/space-9", json=NEW_SPACE_STORY, headers=AUTH).status_code == 201
+    rows = [json.loads(line) for line in small_corpus.read_text().splitlines()] + [{**NEW_SPACE_STORY, "id": "space-9"}]
+    export = write_jsonl(tmp_path / "export.jsonl", rows)
+    os.utime(export, (time.time() + 1, time.time() + 1))
+    assert main(["build", "--corpus", str(export), "--index-root", str(root)]) == 0  # folds space-9 in
+    holder = app.extensions["recommender.holder"]
+    holder.refresh()
+    assert "space-9" in holder.live.base and holder.live.seq == 0
+    assert main(["rollback", "--index-root", str(root)]) == 0
+    holder.refresh()
+    assert "space-9" not in holder.live.base and "space-9" in holder.live  # replayed on the older version
+    assert "space-9" in related_ids(client, "space-2")
+    app.extensions["recommender.popularity"].close()
