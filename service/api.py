@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from recommender.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
 from recommender.index import Neighbour
 from recommender.popularity import DEFAULT_WINDOW, WINDOWS, PopularEntry, is_bot, select_popular
 from service.errors import InvalidParameter, error_response
@@ -19,8 +19,6 @@ blueprint = Blueprint("api", __name__)
 
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
-MAX_EVENT_BYTES = 4096
-MAX_VISITOR_ID = 128
 
 
 def int_parameter(name: str, default: int, low: int, high: int) -> int:
@@ -112,22 +110,12 @@ def events() -> Response:
     if len(raw) > MAX_EVENT_BYTES:
         return error_response(413, "payload_too_large", f"an event is at most {MAX_EVENT_BYTES} bytes")
     try:
-        event = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return error_response(400, "invalid_json", "the body must be a JSON object")
-    if not isinstance(event, dict):
-        return error_response(400, "invalid_json", "the body must be a JSON object")
-    if event.get("type") != "view":
-        return error_response(400, "invalid_event", f"type must be 'view', got {event.get('type')!r}")
-    article_id = event.get("article_id")
-    if not isinstance(article_id, str) or article_id not in current_index():
-        return error_response(400, "unknown_article", f"no article with id {article_id!r}")
-    visitor_id = event.get("visitor_id")
-    if visitor_id is not None and (not isinstance(visitor_id, str) or not 0 < len(visitor_id) <= MAX_VISITOR_ID):
-        return error_response(400, "invalid_event", f"visitor_id must be a string of 1 to {MAX_VISITOR_ID} characters")
+        event = parse_event(raw, current_index().__contains__)
+    except InvalidEvent as error:
+        return error_response(400, error.code, str(error))
     if is_bot(request.user_agent.string):
         return _accepted(counted=False)
-    current_popularity().recorder.record(article_id, visitor_id)
+    current_popularity().recorder.record(event.article_id, event.visitor_id)
     return _accepted(counted=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,16 @@ def test_send_beacon_text_plain_body_is_accepted(site: Site) -> None:
         (json.dumps({"type": "view"}), "unknown_article"),
         (json.dumps({"type": "view", "article_id": "space-3", "visitor_id": 12}), "invalid_event"),
         (b"\xff\xfe", "invalid_json"),
+        ('{"type": "view", "article_id": "space-3", "visitor_id": "\\udc80"}', "invalid_event"),
+        ('{"type": "view", "article_id": "space-3", "visitor_id": "ok", "page": ["\\ud83d"]}', "invalid_event"),
+        ('{"type": "view", "article_id": "space-3", "\\udfff": 1}', "invalid_event"),
+        (json.dumps({"type": "view", "article_id": "space-3", "visitor_id": "has space"}), "invalid_event"),
+        (json.dumps({"type": "view", "article_id": "space-3", "visitor_id": "x" * 129}), "invalid_event"),
+        (json.dumps({"type": "view", "article_id": "space-3", "visitor_id": ""}), "invalid_event"),
+        (json.dumps({"type": "view", "article_id": "space-3", "visitor_id": "caf\u00e9"}), "invalid_event"),
+        ("[" * 4000, "invalid_json"),
+        ('{"type": "view", "article_id": "space-3", "n": NaN}', "invalid_json"),
+        (b'{"type": "view", "article_id": "space-3", "visitor_id": "\xed\xb2\x80"}', "invalid_json"),
     ],
 )
 def test_bad_events_are_400_and_store_nothing(site: Site, body: str | bytes, error: str) -> None:
@@ -136,6 +147,40 @@ def test_bad_events_are_400_and_store_nothing(site: Site, body: str | bytes, err
     assert response.get_json()["error"] == error and response.get_json()["message"]
     site.flush()
     assert site.popular()["source"] == "recent"
+
+
+@pytest.mark.parametrize("visitor_id", ["a", "3f9c2b1e-77aa-4d0b-9a8e-0c4b1d2e3f40", "k3x9.lq:7_Z-", "v" * 128])
+def test_well_formed_visitor_ids_are_accepted(site: Site, visitor_id: str) -> None:
+    site.view("space-3", visitor=visitor_id)
+    assert site.popular_ids() == ["space-3"]
+
+
+def test_a_view_with_a_lone_surrogate_does_not_stop_counting(
+    small_index: Path, tmp_path: Path, popularity_url: str
+) -> None:
+    """One such beacon used to kill the flusher thread: later views were acknowledged and never written."""
+    app = make_app(small_index, tmp_path, POPULARITY_URL=popularity_url, POPULARITY_FLUSH_SECONDS=0.02)
+    client = app.test_client()
+    poison = '{"type":"view","article_id":"space-3","visitor_id":"\\udc80"}'
+    client.post("/api/v1/events", data=poison, content_type="text/plain", headers={"User-Agent": BROWSER})
+    for number in range(3):
+        event = {"type": "view", "article_id": "baking-2", "visitor_id": f"reader-{number}"}
+        assert client.post("/api/v1/events", json=event, headers={"User-Agent": BROWSER}).status_code == 202
+    store = open_store(popularity_url)
+    hour = int(time.time() // HOUR)
+
+    def counted() -> dict[str, int]:
+        return {article: sum(views.values()) for article, views in store.hourly_counts(hour - 1, hour + 1).items()}
+
+    try:
+        deadline = time.monotonic() + 30
+        while counted().get("baking-2", 0) < 3:
+            assert time.monotonic() < deadline, "the good views were never written"
+            time.sleep(0.02)
+        assert counted() == {"baking-2": 3}
+    finally:
+        store.close()
+        app.extensions["recommender.popularity"].close()
 
 
 def test_windows_keep_only_their_hours(site: Site) -> None:
