@@ -37,6 +37,8 @@ DEDUPE_SECONDS = 30 * 60
 WINDOWS = {"1h": 1, "24h": 24, "7d": 7 * 24}
 DEFAULT_WINDOW = "24h"
 LONGEST_WINDOW_HOURS = max(WINDOWS.values())
+# Views a worker holds while its store is unavailable: about 15 MB, a few minutes of a busy site.
+DEFAULT_MAX_PENDING = 100_000
 
 # What crawlerdetect's maintained list does not call a crawler but a page's beacon never comes
 # from: no User-Agent at all ("-" in access logs), and script runtimes that name only themselves.
@@ -157,54 +159,135 @@ class ViewRecorder:
     """Buffers views in memory and writes them to the store every ``flush_interval`` seconds.
 
     A view acknowledged to a client is in the buffer; if the process is killed,
-    at most one interval of views is lost. If the store is unavailable, the
-    batch is dropped and the loss logged with its count: page views are
-    statistics, and holding them would grow memory without bound.
+    at most one interval of views is lost. While the store is unavailable the
+    views stay buffered and the flusher retries, waiting twice as long after
+    each failure up to ``max_backoff``. The buffer holds at most ``max_pending``
+    views: beyond that the oldest are dropped and counted (``overflowed``), since
+    page views are statistics and holding them all would grow memory without
+    bound. A view the store refuses for any other reason (data it cannot encode,
+    a bug) is dropped alone and counted (``rejected``), so it cannot block the
+    others. The flusher thread logs every failure and only stops when closed.
     """
 
-    def __init__(self, store: ViewStore, flush_interval: float = 0.25, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        store: ViewStore,
+        flush_interval: float = 0.25,
+        clock: Clock = time.time,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        max_backoff: float = 30.0,
+    ) -> None:
         self.store = store
         self.flush_interval = flush_interval
         self.clock = clock
-        self.dropped = 0
+        self.max_pending = max_pending
+        self.max_backoff = max_backoff
+        self.overflowed = 0
+        self.rejected = 0
+        self._reported_overflow = 0
         self._pending: deque[View] = deque()
-        self._lock = threading.Lock()
+        self._pending_lock = threading.Lock()  # record() against a flush putting views back
+        self._flush_lock = threading.Lock()  # one flush at a time
+        self._start_lock = threading.Lock()  # never held while writing, so a request never waits on the store
         self._flusher: threading.Thread | None = None
         self._stopping = threading.Event()
         self._last_prune_hour = -1
 
+    @property
+    def pending(self) -> int:
+        """Views acknowledged and not yet written."""
+        return len(self._pending)
+
     def record(self, article_id: str, visitor_id: str | None = None) -> None:
-        self._pending.append(View(article_id, self.clock(), visitor_id))
+        view = View(article_id, self.clock(), visitor_id)
+        with self._pending_lock:
+            if len(self._pending) >= self.max_pending:
+                self._pending.popleft()
+                self.overflowed += 1
+            self._pending.append(view)
         if self._flusher is None and self.flush_interval > 0:
             self._start()
 
     def _start(self) -> None:
-        with self._lock:
-            if self._flusher is None:
+        with self._start_lock:
+            if self._flusher is None and not self._stopping.is_set():
                 self._flusher = threading.Thread(target=self._run, name="view-flusher", daemon=True)
                 self._flusher.start()
 
     def _run(self) -> None:
-        while not self._stopping.wait(self.flush_interval):
-            self.flush()
-        self.flush()
+        delay = self.flush_interval
+        while not self._stopping.wait(delay):
+            delay = self.flush_interval if self._flush_logged() else min(self.max_backoff, delay * 2)
+        self._flush_logged()
+
+    def _flush_logged(self) -> bool:
+        """One flush for the thread: any exception is logged, never raised, so the thread cannot die."""
+        try:
+            return self._flush()[1]
+        except Exception:
+            log.exception("page-view flush failed; %d views kept, will retry", self.pending)
+            return False
 
     def flush(self) -> int:
-        """Write what is buffered; returns how many views were counted."""
-        with self._lock:
-            batch = []
-            while self._pending:
-                batch.append(self._pending.popleft())
+        """Write what is buffered; returns how many views were counted. Views the store cannot take now stay."""
+        return self._flush()[0]
+
+    def _flush(self) -> tuple[int, bool]:
+        """(views counted, whether the store took the batch)."""
+        with self._flush_lock:
+            self._report_overflow()
+            with self._pending_lock:
+                batch = list(self._pending)
+                self._pending.clear()
             if not batch:
-                return 0
-            try:
-                counted = self.store.add_views(batch)
-            except StoreUnavailable as error:
-                self.dropped += len(batch)
-                log.error("dropped %d page views (%d in all): store unavailable: %s", len(batch), self.dropped, error)
-                return 0
+                return 0, True
+            counted, unwritten = self._write(batch)
+            if unwritten:
+                self._put_back(unwritten)
+                return counted, False
             self._prune_hourly()
-            return counted
+            return counted, True
+
+    def _write(self, batch: list[View]) -> tuple[int, list[View]]:
+        """Write a batch: (views counted, views to retry because the store is unavailable)."""
+        try:
+            return self.store.add_views(batch), []
+        except StoreUnavailable as error:
+            log.warning("page-view store unavailable; %d views kept for the next try: %s", len(batch), error)
+            return 0, batch
+        except Exception:
+            log.exception("the store refused a batch of %d page views; writing them one at a time", len(batch))
+        counted = 0
+        for position, view in enumerate(batch):
+            try:
+                counted += self.store.add_views([view])
+            except StoreUnavailable as error:
+                log.warning("page-view store unavailable; %d views kept: %s", len(batch) - position, error)
+                return counted, batch[position:]
+            except Exception as error:
+                self.rejected += 1
+                log.error("dropped a page view the store refused (%d in all): %r", self.rejected, error)
+        return counted, []
+
+    def _put_back(self, views: list[View]) -> None:
+        """Return unwritten views to the front of the buffer, oldest dropped beyond the bound."""
+        with self._pending_lock:
+            excess = len(views) + len(self._pending) - self.max_pending
+            if excess > 0:
+                dropped = min(excess, len(views))
+                views = views[dropped:]
+                self.overflowed += dropped
+            self._pending.extendleft(reversed(views))
+
+    def _report_overflow(self) -> None:
+        if self.overflowed != self._reported_overflow:
+            log.error(
+                "dropped the %d oldest page views (%d in all): more than %d waiting for the store",
+                self.overflowed - self._reported_overflow,
+                self.overflowed,
+                self.max_pending,
+            )
+            self._reported_overflow = self.overflowed
 
     def _prune_hourly(self) -> None:
         current = hour_of(self.clock())
@@ -218,10 +301,13 @@ class ViewRecorder:
         self._last_prune_hour = current
 
     def close(self) -> None:
+        """Stop the flusher after a last flush; what the store still cannot take is logged as lost."""
         self._stopping.set()
         if self._flusher is not None:
             self._flusher.join(timeout=10)
-        self.flush()
+        self._flush_logged()
+        if self.pending:
+            log.error("%d page views not written: the store is unavailable at exit", self.pending)
 
 
 class PopularRankings:

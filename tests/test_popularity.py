@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender.popularity import HOUR, View
+from recommender.popularity import HOUR, View, ViewRecorder
 from recommender.stores import SQLiteStore, open_store
 from tests.conftest import FakeClock, RedisServer, make_app
 
@@ -314,9 +314,10 @@ def test_redis_going_away_keeps_the_page_answering(
     assert site.popular_ids() == ["space-2"]
     redis_server.stop()
     try:
-        with caplog.at_level(logging.ERROR):
-            site.view("baking-1", 5)  # acknowledged, then dropped at the flush
-        assert "dropped 5 page views" in caplog.text
+        with caplog.at_level(logging.WARNING):
+            site.view("baking-1", 5)  # acknowledged, kept in the buffer at the flush
+        assert "store unavailable; 5 views kept" in caplog.text
+        assert app.extensions["recommender.popularity"].recorder.pending == 5
         clock.advance(60)
         response = site.client.get("/api/v1/articles/football-1/recommendations")
         assert response.status_code == 200
@@ -324,3 +325,89 @@ def test_redis_going_away_keeps_the_page_answering(
         assert site.client.get("/api/v1/popular").status_code == 200
     finally:
         redis_server.start()
+    site.flush()  # the kept views reach the store once it is back (a fresh server: space-2's views are gone)
+    assert [(item["id"], item["views"]) for item in site.popular()["items"]] == [("baking-1", 5)]
+    app.extensions["recommender.popularity"].close()
+
+
+def test_the_flusher_drops_only_the_view_the_store_refuses(
+    popularity_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A view no store can encode (it bypassed the API's checks) is dropped alone; the thread goes on."""
+    store = open_store(popularity_url)
+    recorder = ViewRecorder(store, flush_interval=0.01)
+    try:
+        with caplog.at_level(logging.ERROR):
+            recorder.record("a", "\udc80")
+            for number in range(3):
+                recorder.record("b", f"reader-{number}")
+            deadline = time.monotonic() + 30
+            while recorder.pending or recorder.rejected == 0:
+                assert time.monotonic() < deadline, "the flusher stopped writing"
+                time.sleep(0.01)
+        assert recorder.rejected == 1 and "dropped a page view the store refused" in caplog.text
+        recorder.record("c", "reader-9")
+        while recorder.pending:
+            assert time.monotonic() < deadline, "the flusher stopped after the refused view"
+            time.sleep(0.01)
+        hour = int(time.time() // HOUR)
+        assert {a: sum(v.values()) for a, v in store.hourly_counts(hour - 1, hour + 1).items()} == {"b": 3, "c": 1}
+    finally:
+        recorder.close()
+        store.close()
+
+
+def test_views_wait_in_a_bounded_buffer_while_the_store_is_down(
+    redis_server: RedisServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    if redis_server.process is None:
+        redis_server.start()
+    store = open_store(redis_server.url)
+    recorder = ViewRecorder(store, flush_interval=0, clock=clock, max_pending=10)
+    redis_server.stop()
+    try:
+        for number in range(6):
+            recorder.record("old", f"reader-{number}")
+        assert recorder.flush() == 0 and recorder.pending == 6
+        for number in range(8):
+            recorder.record("new", f"reader-{number}")
+        assert recorder.pending == 10 and recorder.overflowed == 4
+        with caplog.at_level(logging.ERROR):
+            assert recorder.flush() == 0
+        assert recorder.pending == 10 and "dropped the 4 oldest page views (4 in all)" in caplog.text
+    finally:
+        redis_server.start()
+    assert recorder.flush() == 10 and recorder.pending == 0
+    hour = int(clock() // HOUR)
+    assert store.hourly_counts(hour, hour) == {"old": {hour: 2}, "new": {hour: 8}}
+    recorder.close()
+    store.close()
+
+
+def test_the_flusher_retries_until_the_store_is_back(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    if redis_server.process is None:
+        redis_server.start()
+    store = open_store(redis_server.url)
+    recorder = ViewRecorder(store, flush_interval=0.01, max_backoff=0.1)
+    redis_server.stop()
+    deadline = time.monotonic() + 30
+    try:
+        with caplog.at_level(logging.WARNING):
+            recorder.record("a", "reader-1")
+            recorder.record("a", "reader-2")
+            while caplog.text.count("page-view store unavailable") < 2:  # it failed, waited, and failed again
+                assert time.monotonic() < deadline, "the flusher did not try"
+                time.sleep(0.01)
+    finally:
+        redis_server.start()
+    try:
+        hour = int(time.time() // HOUR)
+        while store.hourly_counts(hour - 1, hour + 1) == {}:
+            assert time.monotonic() < deadline, "the views were never written"
+            time.sleep(0.01)
+        assert sum(store.hourly_counts(hour - 1, hour + 1)["a"].values()) == 2
+    finally:
+        recorder.close()
+        store.close()
