@@ -311,11 +311,15 @@ class ViewRecorder:
 
 
 class PopularRankings:
-    """Each window's ranking, recomputed at most every ``refresh_seconds`` per process.
+    """Every window's ranking, recomputed from the store in a background thread.
 
-    The list is the same for every page, so a request only reads it. If the
-    store fails, the last computed ranking keeps being served (empty if there
-    never was one, which makes callers fall back to the newest articles).
+    The list is the same for every page, so a request only reads the ranking
+    last computed: it never waits on the store, nor on the flusher's write
+    transaction. ``start()`` computes it once, then a daemon thread recomputes
+    it whenever ``refresh_seconds`` have passed on ``clock`` (so a test's fake
+    clock decides), until ``close()``. If the store fails, the last ranking keeps
+    being served (empty if there never was one, which makes callers fall back to
+    the newest articles).
     """
 
     def __init__(
@@ -329,26 +333,53 @@ class PopularRankings:
         self.recency = recency
         self.clock = clock
         self.refresh_seconds = refresh_seconds
-        self._cache: dict[str, tuple[float, list[Ranked]]] = {}
-        self._lock = threading.Lock()
+        self._rankings: dict[str, list[Ranked]] = {}  # replaced whole, so readers need no lock
+        self._computed_at = float("-inf")
+        self._refresh_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def ranked(self, window: str) -> list[Ranked]:
-        now = self.clock()
-        cached = self._cache.get(window)
-        if cached is not None and now - cached[0] < self.refresh_seconds:
-            return cached[1]
-        # One thread refreshes; the others keep serving the previous ranking meanwhile.
-        if not self._lock.acquire(blocking=cached is None):
-            return cached[1] if cached is not None else []
+        """The window's last computed ranking, best first; never touches the store."""
+        return self._rankings.get(window, [])
+
+    def refresh(self) -> None:
+        """Recompute every window now from one read of the store: what the thread does on its schedule."""
+        with self._refresh_lock:
+            now = self.clock()
+            self._computed_at = now
+            try:
+                counts = self.store.hourly_counts(hour_of(now) - LONGEST_WINDOW_HOURS, hour_of(now))
+            except StoreUnavailable as error:
+                log.warning("popular lists not refreshed, serving the last ones: %s", error)
+                return
+            self._rankings = {window: rank(counts, now, window, self.recency) for window in WINDOWS}
+
+    def start(self) -> None:
+        """Compute the rankings now, then keep them fresh from a daemon thread."""
+        self._refresh_logged()
+        if self._thread is None and self.refresh_seconds > 0:
+            self._thread = threading.Thread(target=self._run, name="popular-refresher", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            wait = self._computed_at + self.refresh_seconds - self.clock()
+            if wait <= 0:
+                self._refresh_logged()
+            elif self._stopping.wait(min(wait, self.refresh_seconds)):
+                return
+
+    def _refresh_logged(self) -> None:
         try:
-            ranking = rank(self.store.hourly_counts(*window_hours(now, window)), now, window, self.recency)
-        except StoreUnavailable as error:
-            log.warning("popular list for %s not refreshed, serving the last one: %s", window, error)
-            ranking = cached[1] if cached is not None else []
-        finally:
-            self._lock.release()
-        self._cache[window] = (now, ranking)
-        return ranking
+            self.refresh()
+        except Exception:
+            log.exception("popular lists not refreshed, serving the last ones")
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
 
 @dataclass(frozen=True, slots=True)

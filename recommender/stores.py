@@ -64,8 +64,12 @@ class SQLiteStore:
             # In WAL mode, NORMAL survives a killed process (not a power cut) at a fraction of FULL's cost.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            # Reads (the Popular refresh) have their own connection: in WAL mode they never wait for a writer,
+            # and never for the flusher's lock.
+            self._read_db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
             raise StoreUnavailable(f"{self.path}: cannot open page-view database: {error}") from error
+        self._read_lock = threading.Lock()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -100,9 +104,9 @@ class SQLiteStore:
             db.executemany(_ADD_COUNT, [(a, h, n) for (a, h), n in counts.items()])
 
     def hourly_counts(self, first_hour: int, last_hour: int) -> dict[str, dict[int, int]]:
-        with self._lock:
+        with self._read_lock:
             try:
-                rows = self._db.execute(
+                rows = self._read_db.execute(
                     "SELECT article_id, hour, views FROM view_counts WHERE hour BETWEEN ? AND ?",
                     (first_hour, last_hour),
                 ).fetchall()
@@ -121,6 +125,8 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with self._read_lock:
+            self._read_db.close()
 
 
 # KEYS: visitor mark, hour hash. ARGV: now, article id, mark TTL, hash TTL, dedupe seconds.

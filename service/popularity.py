@@ -18,6 +18,8 @@ class Popularity:
     rankings: PopularRankings
 
     def close(self) -> None:
+        """Stop the refresher, write what the recorder holds, then close the store; safe to call twice."""
+        self.rankings.close()
         self.recorder.close()
         self.store.close()
 
@@ -26,19 +28,21 @@ def init_app(app: Flask) -> None:
     config = app.config
     store = open_store(config["POPULARITY_URL"] or default_store_url(config["RECOMMENDER_INDEX"]))
     clock = config["CLOCK"]
+    holder = app.extensions["recommender.holder"]
+
+    def published_timestamp(article_id: str) -> float:
+        # Ties go to the newest article, as the index served at the time of the refresh dates it.
+        return holder.live.published_timestamp(article_id)
+
     popularity = Popularity(
         store,
         ViewRecorder(store, float(config["POPULARITY_FLUSH_SECONDS"]), clock),
-        PopularRankings(store, clock, float(config["POPULAR_REFRESH_SECONDS"]), _published_timestamp),
+        PopularRankings(store, clock, float(config["POPULAR_REFRESH_SECONDS"]), published_timestamp),
     )
     app.extensions["recommender.popularity"] = popularity
+    popularity.rankings.start()
     # A worker that is stopped (not killed) writes what it still holds.
-    atexit.register(popularity.recorder.close)
-
-
-def _published_timestamp(article_id: str) -> float:
-    # Called while a request computes the ranking, so the current index is at hand.
-    return current_app.extensions["recommender.holder"].live.published_timestamp(article_id)
+    atexit.register(popularity.close)
 
 
 def current_popularity() -> Popularity:

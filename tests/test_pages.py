@@ -108,6 +108,7 @@ def test_preview_popular_shows_view_counts(client, bundled_app) -> None:
     for _ in range(3):
         client.post("/api/v1/events", json={"type": "view", "article_id": other}, headers={"User-Agent": "Mozilla/5.0"})
     bundled_app.extensions["recommender.popularity"].recorder.flush()
+    bundled_app.extensions["recommender.popularity"].rankings.refresh()
     page = client.get(f"/preview/{SPACE_ARTICLE}?window=1h").get_data(as_text=True)
     row = re.search(r'<tr class="popular-item">(.*?)</tr>', page, re.S).group(1)
     assert other in row and '<td class="views">3</td>' in row

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -50,8 +52,12 @@ class Site:
     def later(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
+    def refreshed(self) -> None:
+        self.later(60)  # past the per-process refresh interval...
+        self.app.extensions["recommender.popularity"].rankings.refresh()  # ...and refreshed, as the thread would
+
     def popular(self, query: str = "") -> dict:
-        self.later(60)  # past the per-process refresh interval
+        self.refreshed()
         response = self.client.get(f"/api/v1/popular?{query}")
         assert response.status_code == 200, response.get_json()
         return response.get_json()
@@ -247,6 +253,69 @@ def test_the_list_is_computed_at_most_every_few_seconds(site: Site) -> None:
     assert site.popular_ids()[0] == "space-1"  # after the refresh interval
 
 
+def test_the_background_thread_refreshes_the_list_once_the_interval_has_passed(
+    small_index: Path, tmp_path: Path, popularity_url: str, clock: FakeClock
+) -> None:
+    config = {"POPULARITY_URL": popularity_url, "CLOCK": clock, "POPULARITY_FLUSH_SECONDS": 0}
+    app = make_app(small_index, tmp_path, POPULAR_REFRESH_SECONDS=2, **config)
+    site = Site(app, app.test_client(), clock)
+    try:
+        site.view("space-2", 2)
+        site.later(1)  # within the interval: the thread leaves the list alone
+        assert site.client.get("/api/v1/popular").get_json()["source"] == "recent"
+        site.later(1)
+        deadline = time.monotonic() + 30
+        while site.client.get("/api/v1/popular").get_json()["source"] != "views":
+            assert time.monotonic() < deadline, "the list was not refreshed in the background"
+            time.sleep(0.01)
+        assert [item["id"] for item in site.client.get("/api/v1/popular").get_json()["items"]] == ["space-2"]
+    finally:
+        app.extensions["recommender.popularity"].close()
+
+
+def test_a_request_never_waits_for_the_flusher_or_the_store(
+    small_index: Path, tmp_path: Path, clock: FakeClock
+) -> None:
+    """The flusher waits up to 30 s for SQLite's write lock; Popular is served meanwhile."""
+    database = tmp_path / "views.sqlite3"
+    app = make_app(small_index, tmp_path, CLOCK=clock, POPULARITY_FLUSH_SECONDS=0.01)
+    site = Site(app, app.test_client(), clock)
+    recorder = app.extensions["recommender.popularity"].recorder
+    site.view("space-2", 2)
+    site.popular()
+    writer = sqlite3.connect(database, isolation_level=None)  # another process's long write transaction
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        client = app.test_client()
+        client.post("/api/v1/events", json={"type": "view", "article_id": "baking-1"}, headers={"User-Agent": BROWSER})
+        deadline = time.monotonic() + 30
+        while recorder.pending:  # the flusher has taken the view and waits for the lock
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        clock.advance(60)  # the ranking is stale: before, a request recomputed it, waiting behind the flusher
+        answers: list[int] = []
+        request = threading.Thread(target=lambda: answers.append(client.get("/api/v1/popular").status_code))
+        request.start()
+        request.join(timeout=20)
+        assert answers == [200], "a request waited for the flusher"
+        assert "baking-1" not in counted_views(database)  # the flusher is still waiting
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    while "baking-1" not in counted_views(database):
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    app.extensions["recommender.popularity"].close()
+
+
+def counted_views(database: Path) -> dict[str, int]:
+    connection = sqlite3.connect(database)
+    try:
+        return dict(connection.execute("SELECT article_id, SUM(views) FROM view_counts GROUP BY article_id"))
+    finally:
+        connection.close()
+
+
 def test_one_call_returns_both_boxes_without_repeats(site: Site) -> None:
     # The most viewed articles are the page's own article and its related ones.
     site.view("football-1", 9)
@@ -254,7 +323,7 @@ def test_one_call_returns_both_boxes_without_repeats(site: Site) -> None:
     site.view("football-3", 7)
     site.view("space-2", 2)
     site.view("baking-1", 1)
-    site.later(60)
+    site.refreshed()
     response = site.client.get("/api/v1/articles/football-1/recommendations?related=2&popular=5")
     assert response.status_code == 200
     body = response.get_json()
