@@ -7,9 +7,11 @@ answers 400 without storing anything.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from recommender.validation import InvalidJSON, check_unicode, decode_json
 
@@ -55,3 +57,42 @@ def parse_event(raw: bytes, is_article: Callable[[str], bool]) -> ViewEvent:
             "invalid_event", "visitor_id must be 1 to 128 characters of letters, digits and . _ : -, or absent"
         )
     return ViewEvent(article_id, visitor_id)
+
+
+def page_origin(origin: str | None, referer: str | None) -> str | None:
+    """The origin of the page that sent an event: its Origin header, else its Referer's scheme://host[:port]."""
+    if origin:
+        return origin.strip().rstrip("/")
+    if referer:
+        parts = urlsplit(referer.strip())
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+        return referer.strip()
+    return None
+
+
+def origin_allowed(origin: str | None, allowed: frozenset[str], own_host: str) -> bool:
+    """Whether a page of ``origin`` may report views, given the listed origins (empty: any page may).
+
+    Scripts send neither header, and browsers may strip the Referer: no origin is allowed. The
+    service's own pages (the demo) are always allowed.
+    """
+    if not allowed or origin is None or origin in allowed:
+        return True
+    return urlsplit(origin).netloc == own_host
+
+
+def client_fingerprint(address: str, user_agent: str) -> bytes:
+    """A digest of the client's address and User-Agent, held in memory only until the flusher salts it."""
+    text = f"{address}\0{user_agent}".encode("utf-8", "replace")
+    return hashlib.blake2b(text, digest_size=32).digest()
+
+
+def anonymous_visitor_id(salt: bytes, fingerprint: bytes) -> str:
+    """The visitor id of a view sent without one: the fingerprint hashed with the day's secret salt.
+
+    Once the salt is deleted (after two days) the id cannot be linked to any
+    address, even by trying every IPv4 address. ``#`` cannot start a client's
+    visitor_id, so the two kinds of id never collide.
+    """
+    return "#" + hashlib.blake2b(fingerprint, key=salt[:64], digest_size=16).hexdigest()

@@ -28,11 +28,13 @@ from typing import Protocol
 from crawlerdetect import CrawlerDetect
 
 from recommender.errors import StoreUnavailable
+from recommender.events import anonymous_visitor_id
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 HOUR = 3600
+DAY = 24 * HOUR
 DEDUPE_SECONDS = 30 * 60
 WINDOWS = {"1h": 1, "24h": 24, "7d": 7 * 24}
 DEFAULT_WINDOW = "24h"
@@ -78,9 +80,12 @@ def hour_of(timestamp: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class View:
+    """One page view. ``client`` (a digest of address and User-Agent) stands in for a missing visitor id."""
+
     article_id: str
     at: float
     visitor_id: str | None = None
+    client: bytes | None = None
 
 
 class ViewStore(Protocol):
@@ -88,6 +93,10 @@ class ViewStore(Protocol):
 
     def add_views(self, views: Sequence[View]) -> int:
         """Count views, once per visitor and article per 30 minutes; returns how many counted."""
+        ...
+
+    def daily_salt(self, day: int) -> bytes:
+        """The random salt of a UTC day (days since the epoch), created by whoever asks first; kept two days."""
         ...
 
     def add_counts(self, counts: dict[tuple[str, int], int]) -> None:
@@ -192,14 +201,16 @@ class ViewRecorder:
         self._flusher: threading.Thread | None = None
         self._stopping = threading.Event()
         self._last_prune_hour = -1
+        self._salts: dict[int, bytes] = {}  # day -> salt, as the store has it
 
     @property
     def pending(self) -> int:
         """Views acknowledged and not yet written."""
         return len(self._pending)
 
-    def record(self, article_id: str, visitor_id: str | None = None) -> None:
-        view = View(article_id, self.clock(), visitor_id)
+    def record(self, article_id: str, visitor_id: str | None = None, client: bytes | None = None) -> None:
+        """Buffer a view; without a visitor id, ``client`` (see events.client_fingerprint) dedupes it."""
+        view = View(article_id, self.clock(), visitor_id, None if visitor_id is not None else client)
         with self._pending_lock:
             if len(self._pending) >= self.max_pending:
                 self._pending.popleft()
@@ -241,12 +252,41 @@ class ViewRecorder:
                 self._pending.clear()
             if not batch:
                 return 0, True
+            try:
+                batch = self._identified(batch)
+            except StoreUnavailable as error:
+                log.warning("page-view store unavailable; %d views kept for the next try: %s", len(batch), error)
+                self._put_back(batch)
+                return 0, False
+            except Exception:
+                self.rejected += len(batch)
+                log.exception(
+                    "dropped %d page views: no salt for their visitors (%d in all)", len(batch), self.rejected
+                )
+                return 0, False
             counted, unwritten = self._write(batch)
             if unwritten:
                 self._put_back(unwritten)
                 return counted, False
             self._prune_hourly()
             return counted, True
+
+    def _identified(self, batch: list[View]) -> list[View]:
+        """Views without a visitor id get one from their client's fingerprint and the day's salt."""
+        identified = []
+        for view in batch:
+            if view.client is not None:
+                salt = self._salt(int(view.at // DAY))
+                view = View(view.article_id, view.at, anonymous_visitor_id(salt, view.client))
+            identified.append(view)
+        return identified
+
+    def _salt(self, day: int) -> bytes:
+        salt = self._salts.get(day)
+        if salt is None:
+            salt = self.store.daily_salt(day)
+            self._salts = {known: value for known, value in self._salts.items() if known >= day - 1} | {day: salt}
+        return salt
 
     def _write(self, batch: list[View]) -> tuple[int, list[View]]:
         """Write a batch: (views counted, views to retry because the store is unavailable)."""

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from recommender.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
+from recommender.events import (
+    MAX_EVENT_BYTES,
+    InvalidEvent,
+    client_fingerprint,
+    origin_allowed,
+    page_origin,
+    parse_event,
+)
 from recommender.index import Neighbour
 from recommender.popularity import DEFAULT_WINDOW, WINDOWS, PopularEntry, is_bot, select_popular
 from service.errors import InvalidParameter, error_response
@@ -106,6 +114,16 @@ def recommendations(article_id: str) -> Response:
 @blueprint.post("/api/v1/events")
 def events() -> Response:
     """Record a page view. Accepts JSON, also as the text/plain body navigator.sendBeacon sends."""
+    popularity = current_popularity()
+    origin = page_origin(request.headers.get("Origin"), request.headers.get("Referer"))
+    if not origin_allowed(origin, popularity.allowed_origins, request.host):
+        return error_response(403, "origin_not_allowed", f"pages of {origin} may not report views")
+    address = request.remote_addr or ""
+    wait = popularity.limiter.take(address) if popularity.limiter is not None else 0.0
+    if wait:
+        response = error_response(429, "rate_limited", "too many events from this client; retry later")
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     raw = request.get_data(cache=False)
     if len(raw) > MAX_EVENT_BYTES:
         return error_response(413, "payload_too_large", f"an event is at most {MAX_EVENT_BYTES} bytes")
@@ -113,9 +131,11 @@ def events() -> Response:
         event = parse_event(raw, current_index().__contains__)
     except InvalidEvent as error:
         return error_response(400, error.code, str(error))
-    if is_bot(request.user_agent.string):
+    user_agent = request.user_agent.string
+    if is_bot(user_agent):
         return _accepted(counted=False)
-    current_popularity().recorder.record(event.article_id, event.visitor_id)
+    client = client_fingerprint(address, user_agent) if event.visitor_id is None else None
+    popularity.recorder.record(event.article_id, event.visitor_id, client)
     return _accepted(counted=True)
 
 

@@ -105,8 +105,9 @@ def test_preview_shows_scores_and_why_terms_that_occur_in_both_articles(client, 
 
 def test_preview_popular_shows_view_counts(client, bundled_app) -> None:
     other = "wikinews-SpaceX_successfully_launches_its_first_crewed_spaceflight"
-    for _ in range(3):
-        client.post("/api/v1/events", json={"type": "view", "article_id": other}, headers={"User-Agent": "Mozilla/5.0"})
+    for reader in range(3):
+        event = {"type": "view", "article_id": other, "visitor_id": f"reader-{reader}"}
+        client.post("/api/v1/events", json=event, headers={"User-Agent": "Mozilla/5.0"})
     bundled_app.extensions["recommender.popularity"].recorder.flush()
     bundled_app.extensions["recommender.popularity"].rankings.refresh()
     page = client.get(f"/preview/{SPACE_ARTICLE}?window=1h").get_data(as_text=True)

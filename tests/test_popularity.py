@@ -35,12 +35,13 @@ class Site:
 
     def __init__(self, app, client, clock: FakeClock) -> None:
         self.app, self.client, self.clock = app, client, clock
+        self.readers = 0
 
     def view(self, article_id: str, times: int = 1, visitor: str | None = None, agent: str = BROWSER):
+        """``times`` views by one visitor, or by as many different readers when no visitor is named."""
         for _ in range(times):
-            event = {"type": "view", "article_id": article_id}
-            if visitor is not None:
-                event["visitor_id"] = visitor
+            self.readers += 1
+            event = {"type": "view", "article_id": article_id, "visitor_id": visitor or f"reader-{self.readers}"}
             response = self.client.post("/api/v1/events", json=event, headers={"User-Agent": agent})
             assert response.status_code == 202, response.get_json()
         self.flush()
@@ -308,6 +309,15 @@ def test_a_request_never_waits_for_the_flusher_or_the_store(
     app.extensions["recommender.popularity"].close()
 
 
+def wait_for_counts(store, expected: dict[str, int]) -> None:
+    """Until the store's views of this hour and the next equal ``expected``, for threads that write them."""
+    deadline = time.monotonic() + 30
+    hour = int(time.time() // HOUR)
+    while (counts := {a: sum(v.values()) for a, v in store.hourly_counts(hour - 1, hour + 1).items()}) != expected:
+        assert time.monotonic() < deadline, f"the store holds {counts}, not {expected}"
+        time.sleep(0.01)
+
+
 def counted_views(database: Path) -> dict[str, int]:
     connection = sqlite3.connect(database)
     try:
@@ -410,17 +420,10 @@ def test_the_flusher_drops_only_the_view_the_store_refuses(
             recorder.record("a", "\udc80")
             for number in range(3):
                 recorder.record("b", f"reader-{number}")
-            deadline = time.monotonic() + 30
-            while recorder.pending or recorder.rejected == 0:
-                assert time.monotonic() < deadline, "the flusher stopped writing"
-                time.sleep(0.01)
+            wait_for_counts(store, {"b": 3})
         assert recorder.rejected == 1 and "dropped a page view the store refused" in caplog.text
         recorder.record("c", "reader-9")
-        while recorder.pending:
-            assert time.monotonic() < deadline, "the flusher stopped after the refused view"
-            time.sleep(0.01)
-        hour = int(time.time() // HOUR)
-        assert {a: sum(v.values()) for a, v in store.hourly_counts(hour - 1, hour + 1).items()} == {"b": 3, "c": 1}
+        wait_for_counts(store, {"b": 3, "c": 1})
     finally:
         recorder.close()
         store.close()
@@ -472,11 +475,7 @@ def test_the_flusher_retries_until_the_store_is_back(
     finally:
         redis_server.start()
     try:
-        hour = int(time.time() // HOUR)
-        while store.hourly_counts(hour - 1, hour + 1) == {}:
-            assert time.monotonic() < deadline, "the views were never written"
-            time.sleep(0.01)
-        assert sum(store.hourly_counts(hour - 1, hour + 1)["a"].values()) == 2
+        wait_for_counts(store, {"a": 2})
     finally:
         recorder.close()
         store.close()
