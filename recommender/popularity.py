@@ -159,11 +159,6 @@ def rank(
     return ranked
 
 
-def window_hours(now: float, window: str) -> tuple[int, int]:
-    current = hour_of(now)
-    return current - WINDOWS[window], current
-
-
 class ViewRecorder:
     """Buffers views in memory and writes them to the store every ``flush_interval`` seconds.
 
