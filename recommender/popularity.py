@@ -364,6 +364,8 @@ class PopularRankings:
         refresh_seconds: float = 5.0,
         recency: Callable[[str], float] = _no_recency,
     ) -> None:
+        if refresh_seconds <= 0:
+            raise ValueError(f"POPULAR_REFRESH_SECONDS must be positive, got {refresh_seconds}")
         self.store = store
         self.recency = recency
         self.clock = clock
@@ -393,7 +395,7 @@ class PopularRankings:
     def start(self) -> None:
         """Compute the rankings now, then keep them fresh from a daemon thread."""
         self._refresh_logged()
-        if self._thread is None and self.refresh_seconds > 0:
+        if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="popular-refresher", daemon=True)
             self._thread.start()
 
