@@ -68,6 +68,8 @@ def gunicorn(
     ]  # fmt: skip
     env = {
         **os.environ,
+        # As behind one reverse proxy: the load processes name their simulated readers in X-Forwarded-For.
+        "RECOMMENDER_TRUSTED_PROXIES": "1",
         "RECOMMENDER_INDEX": str(index),
         "POPULARITY_URL": f"sqlite:///{workdir / 'views.sqlite3'}",
         "RECOMMENDER_CHANGES": str(workdir / "changes.sqlite3"),
@@ -111,7 +113,12 @@ class LoadResult:
 
 def _offer_views(port: int, article_ids: Sequence[str], weights: Sequence[float], rate: float, seconds: float,
                  seed: int, start: Any, results: multiprocessing.Queue) -> None:  # fmt: skip
-    """One load process: page views at `rate` per second over one keep-alive connection."""
+    """One load process: page views at `rate` per second over one keep-alive connection.
+
+    Each view comes from one of 4,096 simulated readers of this process (an address from the
+    IPv6 documentation prefix in X-Forwarded-For, so the per-client rate limit sees readers, not
+    one flooding client) with a visitor id of its own, so every acknowledged view counts once.
+    """
     import random
 
     rng = random.Random(seed)
@@ -127,9 +134,10 @@ def _offer_views(port: int, article_ids: Sequence[str], weights: Sequence[float]
             continue
         article_id = rng.choices(article_ids, weights)[0]
         sent += 1
+        event = {"type": "view", "article_id": article_id, "visitor_id": f"load-{seed}-{sent}"}
+        reader = {"X-Forwarded-For": f"2001:db8::{seed:x}:{sent % 4096:x}"}
         try:
-            connection.request("POST", "/api/v1/events", json.dumps({"type": "view", "article_id": article_id}),
-                               headers)  # fmt: skip
+            connection.request("POST", "/api/v1/events", json.dumps(event), headers | reader)
             response = connection.getresponse()
             response.read()
             if response.status == 202:
@@ -177,6 +185,33 @@ def offered_views(
             worker.join(timeout=30)
         queue.close()
         queue.join_thread()
+
+
+def flood(
+    base: str, body: dict, count: int, headers: dict[str, str] | None = None, reconnect_every: int = 50
+) -> Counter:
+    """One client sending `count` events back to back; statuses counted.
+
+    It opens a new connection every `reconnect_every` events, so that every worker gets its share.
+    """
+    port = int(base.rsplit(":", 1)[1])
+    statuses: Counter = Counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    headers = {"Content-Type": "text/plain;charset=UTF-8", "User-Agent": BROWSER, **(headers or {})}
+    try:
+        for number in range(count):
+            if number and number % reconnect_every == 0:
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("POST", "/api/v1/events", json.dumps(body), headers)
+            response = connection.getresponse()
+            response.read()
+            statuses[response.status] += 1
+            if response.status == 429 and not response.getheader("Retry-After", "").isdigit():
+                statuses["429 without Retry-After"] += 1
+    finally:
+        connection.close()
+    return statuses
 
 
 def stored_views(database: Path) -> Counter:

@@ -60,10 +60,6 @@ _MONTHS = {name: number for number, name in enumerate("jan feb mar apr may jun j
 _REQUEST = re.compile(r"([A-Z]+) (\S+)(?: HTTP/\d(?:\.\d)?)?")
 
 
-# A log has a few hundred distinct User-Agents, and is_bot's regex costs more than parsing a line.
-_is_bot = functools.lru_cache(maxsize=65536)(is_bot)
-
-
 @dataclass(frozen=True, slots=True)
 class LogEntry:
     at: float
@@ -229,7 +225,7 @@ def count_views(
                 reason = "status"
             elif entry.path is None or (article_id := article_of.get(entry.path)) is None:
                 reason = "not an article"
-            elif _is_bot(entry.user_agent):
+            elif is_bot(entry.user_agent):
                 reason = "bot"
             else:
                 # The stores' rule: counted when 30 minutes have passed since the visitor's last counted view.

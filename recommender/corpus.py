@@ -19,9 +19,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from recommender.errors import CorpusError, TooManyBadRows
+from recommender.validation import check_unicode
 
 DEFAULT_MAX_BAD_FRACTION = 0.01
 _OPTIONAL_TEXT_FIELDS = ("url", "section", "image_url")
+# Longest value of each field, in characters: generous for any news article (the longest body in the
+# shared corpora is 104,182 characters), small enough that one row cannot swell the index or a response.
+MAX_LENGTH = {"id": 256, "title": 1_000, "body": 200_000, "url": 2_048, "image_url": 2_048, "section": 200, "tag": 200}
+MAX_TAGS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,7 @@ def parse_article(row: object) -> Article:
     """Validate one decoded row; raises ValueError with a reason a human can act on."""
     if not isinstance(row, Mapping):
         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    check_unicode(row)
     values: dict[str, Any] = {}
     for name in ("id", "title", "body"):
         value = row.get(name)
@@ -92,7 +98,13 @@ def parse_article(row: object) -> Article:
     tags = row.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
         raise ValueError("field 'tags' must be a list of strings")
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"field 'tags' has {len(tags)} tags, more than {MAX_TAGS}")
     values["tags"] = tuple(tags)
+    checked = [(name, values[name]) for name in MAX_LENGTH if name != "tag"] + [("tag", tag) for tag in tags]
+    for name, text in checked:
+        if text is not None and len(text) > MAX_LENGTH[name]:
+            raise ValueError(f"field {name!r} is {len(text):,} characters long, more than {MAX_LENGTH[name]:,}")
     return Article(**values)
 
 
@@ -136,6 +148,9 @@ def load_corpus(path: str | Path, max_bad_fraction: float | None = DEFAULT_MAX_B
                 continue
             except json.JSONDecodeError as error:
                 problems.append(RowProblem(str(path), number, f"invalid JSON: {error.msg}"))
+                continue
+            except RecursionError:
+                problems.append(RowProblem(str(path), number, "invalid JSON: nested too deeply"))
                 continue
             except ValueError as error:
                 problems.append(RowProblem(str(path), number, str(error)))

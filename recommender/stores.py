@@ -8,6 +8,7 @@ fake clock), and both raise StoreUnavailable instead of their drivers' errors.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,10 @@ from urllib.parse import urlsplit
 import redis
 
 from recommender.errors import StoreUnavailable
-from recommender.popularity import DEDUPE_SECONDS, HOUR, LONGEST_WINDOW_HOURS, View, ViewStore, hour_of
+from recommender.popularity import DAY, DEDUPE_SECONDS, HOUR, LONGEST_WINDOW_HOURS, View, ViewStore, hour_of
+
+# A day's salt is kept for two days (views of its last minutes may be written after midnight), then deleted.
+SALT_DAYS = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS view_counts (
@@ -35,6 +39,10 @@ CREATE TABLE IF NOT EXISTS recent_visits (
     PRIMARY KEY (visitor_id, article_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS recent_visits_counted_at ON recent_visits (counted_at);
+CREATE TABLE IF NOT EXISTS daily_salts (
+    day INTEGER PRIMARY KEY,
+    salt BLOB NOT NULL
+);
 """
 
 _ADD_COUNT = """
@@ -64,8 +72,12 @@ class SQLiteStore:
             # In WAL mode, NORMAL survives a killed process (not a power cut) at a fraction of FULL's cost.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            # Reads (the Popular refresh) have their own connection: in WAL mode they never wait for a writer,
+            # and never for the flusher's lock.
+            self._read_db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
             raise StoreUnavailable(f"{self.path}: cannot open page-view database: {error}") from error
+        self._read_lock = threading.Lock()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -93,16 +105,28 @@ class SQLiteStore:
                 key = (view.article_id, hour_of(view.at))
                 counts[key] = counts.get(key, 0) + 1
             db.executemany(_ADD_COUNT, [(a, h, n) for (a, h), n in counts.items()])
+            # Marks past the dedupe window decide nothing any more: forget them with every batch, so the
+            # table holds about 30 minutes of visitors, not the hour between prunes.
+            if views:
+                db.execute(
+                    "DELETE FROM recent_visits WHERE counted_at < ?", (max(v.at for v in views) - DEDUPE_SECONDS,)
+                )
         return sum(counts.values())
+
+    def daily_salt(self, day: int) -> bytes:
+        with self._transaction() as db:
+            db.execute("DELETE FROM daily_salts WHERE day < ?", (day - SALT_DAYS + 1,))
+            db.execute("INSERT OR IGNORE INTO daily_salts (day, salt) VALUES (?, ?)", (day, secrets.token_bytes(32)))
+            return db.execute("SELECT salt FROM daily_salts WHERE day = ?", (day,)).fetchone()[0]
 
     def add_counts(self, counts: dict[tuple[str, int], int]) -> None:
         with self._transaction() as db:
             db.executemany(_ADD_COUNT, [(a, h, n) for (a, h), n in counts.items()])
 
     def hourly_counts(self, first_hour: int, last_hour: int) -> dict[str, dict[int, int]]:
-        with self._lock:
+        with self._read_lock:
             try:
-                rows = self._db.execute(
+                rows = self._read_db.execute(
                     "SELECT article_id, hour, views FROM view_counts WHERE hour BETWEEN ? AND ?",
                     (first_hour, last_hour),
                 ).fetchall()
@@ -121,6 +145,8 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with self._read_lock:
+            self._read_db.close()
 
 
 # KEYS: visitor mark, hour hash. ARGV: now, article id, mark TTL, hash TTL, dedupe seconds.
@@ -183,6 +209,16 @@ class RedisStore:
                 counted += int(results[position])
                 position += 1
         return counted
+
+    def daily_salt(self, day: int) -> bytes:
+        key = f"{self.prefix}salt:{day}"
+        try:
+            pipeline = self._redis.pipeline(transaction=False)
+            pipeline.set(key, secrets.token_bytes(32), nx=True, ex=SALT_DAYS * DAY)
+            pipeline.get(key)
+            return pipeline.execute()[1]
+        except self._errors as error:
+            raise StoreUnavailable(f"redis {redacted(self.url)}: {error}") from error
 
     def add_counts(self, counts: dict[tuple[str, int], int]) -> None:
         try:

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from recommender.popularity import DEFAULT_MAX_PENDING
 from recommender.publish import DEFAULT_INDEX
 from service import admin, api, cors, errors, live, pages, popularity
 
@@ -33,11 +35,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         RECOMMENDER_ADMIN_TOKEN=os.environ.get("RECOMMENDER_ADMIN_TOKEN") or None,
         RELOAD_INTERVAL_SECONDS=float(os.environ.get("RELOAD_INTERVAL_SECONDS", "2")),
         RECOMMENDER_ALLOWED_ORIGINS=os.environ.get("RECOMMENDER_ALLOWED_ORIGINS", ""),
+        POPULARITY_MAX_PENDING=int(os.environ.get("POPULARITY_MAX_PENDING", str(DEFAULT_MAX_PENDING))),
+        EVENTS_PER_MINUTE=float(os.environ.get("RECOMMENDER_EVENTS_PER_MINUTE", "60")),
+        EVENTS_BURST=int(os.environ.get("RECOMMENDER_EVENTS_BURST", "30")),
+        TRUSTED_PROXIES=int(os.environ.get("RECOMMENDER_TRUSTED_PROXIES", "0")),
         MAX_CONTENT_LENGTH=1 << 20,
         CLOCK=time.time,
     )
     if test_config is not None:
         app.config.update(test_config)
+    if app.config["TRUSTED_PROXIES"] > 0:
+        # The client is the address the last trusted proxy saw, as it says in X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0)  # type: ignore[method-assign]
     live.init_app(app)
     popularity.init_app(app)
     errors.init_app(app)

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from recommender.corpus import parse_article
 from recommender.errors import UnknownArticle
+from recommender.validation import InvalidJSON, decode_json
 from service.errors import error_response
 from service.live import current_holder, current_index
 
@@ -31,7 +32,10 @@ def require_token() -> Response | None:
 @blueprint.put("/api/v1/articles/<path:article_id>")
 def put_article(article_id: str) -> Response:
     """Publish or update an article now: it gets its list, and enters the lists it belongs in."""
-    row = request.get_json(silent=True)
+    try:
+        row = decode_json(request.get_data(cache=False))
+    except InvalidJSON as error:
+        return error_response(400, "invalid_json", str(error))
     if not isinstance(row, dict):
         return error_response(400, "invalid_article", "the body must be a JSON object, as a corpus row")
     if row.setdefault("id", article_id) != article_id:
@@ -40,6 +44,8 @@ def put_article(article_id: str) -> Response:
         article = parse_article(row)
     except ValueError as error:
         return error_response(400, "invalid_article", str(error))
+    if article.id != article_id:  # e.g. /articles/%20x: stored as "x", the URL's article would not exist
+        return error_response(400, "invalid_article", f"the id {article_id!r} has leading or trailing whitespace")
     holder = current_holder()
     existed = holder.published(article_id)
     holder.changes.put(article)  # type: ignore[union-attr]

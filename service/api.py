@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import math
 import os
 from typing import Any
 
@@ -11,6 +11,14 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from recommender import boxes
 from recommender.boxes import Item
+from recommender.events import (
+    MAX_EVENT_BYTES,
+    InvalidEvent,
+    client_fingerprint,
+    origin_allowed,
+    page_origin,
+    parse_event,
+)
 from recommender.popularity import DEFAULT_WINDOW, WINDOWS, is_bot
 from recommender.relevance import AUTO, parse_min_score
 from service.errors import InvalidParameter, error_response
@@ -21,8 +29,6 @@ blueprint = Blueprint("api", __name__)
 
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
-MAX_EVENT_BYTES = 4096
-MAX_VISITOR_ID = 128
 
 
 def int_parameter(name: str, default: int, low: int, high: int) -> int:
@@ -148,26 +154,28 @@ def recommendations(article_id: str) -> Response:
 @blueprint.post("/api/v1/events")
 def events() -> Response:
     """Record a page view. Accepts JSON, also as the text/plain body navigator.sendBeacon sends."""
+    popularity = current_popularity()
+    origin = page_origin(request.headers.get("Origin"), request.headers.get("Referer"))
+    if not origin_allowed(origin, popularity.allowed_origins, request.host):
+        return error_response(403, "origin_not_allowed", f"pages of {origin} may not report views")
+    address = request.remote_addr or ""
+    wait = popularity.limiter.take(address) if popularity.limiter is not None else 0.0
+    if wait:
+        response = error_response(429, "rate_limited", "too many events from this client; retry later")
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     raw = request.get_data(cache=False)
     if len(raw) > MAX_EVENT_BYTES:
         return error_response(413, "payload_too_large", f"an event is at most {MAX_EVENT_BYTES} bytes")
     try:
-        event = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return error_response(400, "invalid_json", "the body must be a JSON object")
-    if not isinstance(event, dict):
-        return error_response(400, "invalid_json", "the body must be a JSON object")
-    if event.get("type") != "view":
-        return error_response(400, "invalid_event", f"type must be 'view', got {event.get('type')!r}")
-    article_id = event.get("article_id")
-    if not isinstance(article_id, str) or article_id not in current_index():
-        return error_response(400, "unknown_article", f"no article with id {article_id!r}")
-    visitor_id = event.get("visitor_id")
-    if visitor_id is not None and (not isinstance(visitor_id, str) or not 0 < len(visitor_id) <= MAX_VISITOR_ID):
-        return error_response(400, "invalid_event", f"visitor_id must be a string of 1 to {MAX_VISITOR_ID} characters")
-    if is_bot(request.user_agent.string):
+        event = parse_event(raw, current_index().__contains__)
+    except InvalidEvent as error:
+        return error_response(400, error.code, str(error))
+    user_agent = request.user_agent.string
+    if is_bot(user_agent):
         return _accepted(counted=False)
-    current_popularity().recorder.record(article_id, visitor_id)
+    client = client_fingerprint(address, user_agent) if event.visitor_id is None else None
+    popularity.recorder.record(event.article_id, event.visitor_id, client)
     return _accepted(counted=True)
 
 

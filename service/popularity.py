@@ -1,4 +1,4 @@
-"""Wiring of the page-view store, recorder and rankings into the app."""
+"""Wiring of the page-view store, recorder, rankings and the events' rate limit into the app."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from recommender.popularity import PopularRankings, ViewRecorder, ViewStore
+from recommender.ratelimit import TokenBuckets
 from recommender.stores import default_store_url, open_store
+from service.cors import parse_origins
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,8 +18,12 @@ class Popularity:
     store: ViewStore
     recorder: ViewRecorder
     rankings: PopularRankings
+    limiter: TokenBuckets | None  # events per client in this worker; None when unlimited
+    allowed_origins: frozenset[str]  # pages that may report views; empty: any
 
     def close(self) -> None:
+        """Stop the refresher, write what the recorder holds, then close the store; safe to call twice."""
+        self.rankings.close()
         self.recorder.close()
         self.store.close()
 
@@ -26,19 +32,24 @@ def init_app(app: Flask) -> None:
     config = app.config
     store = open_store(config["POPULARITY_URL"] or default_store_url(config["RECOMMENDER_INDEX"]))
     clock = config["CLOCK"]
+    holder = app.extensions["recommender.holder"]
+
+    def published_timestamp(article_id: str) -> float:
+        # Ties go to the newest article, as the index served at the time of the refresh dates it.
+        return holder.live.published_timestamp(article_id)
+
+    per_minute = float(config["EVENTS_PER_MINUTE"])
     popularity = Popularity(
         store,
-        ViewRecorder(store, float(config["POPULARITY_FLUSH_SECONDS"]), clock),
-        PopularRankings(store, clock, float(config["POPULAR_REFRESH_SECONDS"]), _published_timestamp),
+        ViewRecorder(store, float(config["POPULARITY_FLUSH_SECONDS"]), clock, int(config["POPULARITY_MAX_PENDING"])),
+        PopularRankings(store, clock, float(config["POPULAR_REFRESH_SECONDS"]), published_timestamp),
+        TokenBuckets(per_minute / 60, int(config["EVENTS_BURST"]), clock) if per_minute > 0 else None,
+        parse_origins(config["RECOMMENDER_ALLOWED_ORIGINS"]),
     )
     app.extensions["recommender.popularity"] = popularity
+    popularity.rankings.start()
     # A worker that is stopped (not killed) writes what it still holds.
-    atexit.register(popularity.recorder.close)
-
-
-def _published_timestamp(article_id: str) -> float:
-    # Called while a request computes the ranking, so the current index is at hand.
-    return current_app.extensions["recommender.holder"].live.published_timestamp(article_id)
+    atexit.register(popularity.close)
 
 
 def current_popularity() -> Popularity:

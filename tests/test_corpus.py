@@ -44,6 +44,14 @@ def test_bundled_corpus_is_valid_and_attributed() -> None:
         (json.dumps({**GOOD, "published_at": "yesterday"}), "not ISO 8601"),
         (json.dumps({**GOOD, "tags": "politics"}), "'tags' must be a list of strings"),
         (json.dumps({**GOOD, "url": "javascript:alert(1)"}), "'url' must be an http(s) URL"),
+        ('{"id": "x", "title": "A \\udc80 title", "body": "b"}', "'title' holds a lone surrogate"),
+        ('{"id": "x", "title": "t", "body": "b", "tags": ["ok", "\\ud83d"]}', "'tags[1]' holds a lone surrogate"),
+        ("[" * 5000, "invalid JSON"),
+        (json.dumps({**GOOD, "id": "i" * 257}), "'id' is 257 characters long, more than 256"),
+        (json.dumps({**GOOD, "title": "t" * 1001}), "'title' is 1,001 characters long, more than 1,000"),
+        (json.dumps({**GOOD, "body": "b" * 200_001}), "'body' is 200,001 characters long, more than 200,000"),
+        (json.dumps({**GOOD, "url": "https://x/" + "u" * 2048}), "'url' is 2,058 characters long"),
+        (json.dumps({**GOOD, "tags": ["t"] * 101}), "101 tags, more than 100"),
     ],
 )
 def test_bad_row_is_reported_with_file_line_and_reason(tmp_path: Path, row: str, reason: str) -> None:

@@ -105,6 +105,50 @@ def test_a_bad_article_is_a_400_and_changes_nothing(client, body, reason: str) -
     assert client.get("/api/v1/articles/space-9/related").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({**NEW_SPACE_STORY, "title": "Astronauts \udc80 return"}, "lone surrogate"),
+        ({**NEW_SPACE_STORY, "tags": ["space", "\ud800"]}, "lone surrogate"),
+        ({**NEW_SPACE_STORY, "extra": {"\udfff": 1}}, "lone surrogate"),
+        ({**NEW_SPACE_STORY, "title": "t" * 1_001}, "more than 1,000"),
+        ({**NEW_SPACE_STORY, "body": "b" * 200_001}, "more than 200,000"),
+    ],
+)
+def test_an_article_with_invalid_text_is_a_400(client, body: dict, reason: str) -> None:
+    raw = json.dumps(body)  # ensure_ascii: a lone surrogate travels as its \\uXXXX escape
+    response = client.put("/api/v1/articles/space-9", data=raw, content_type="application/json", headers=AUTH)
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"] == "invalid_article" and reason in response.get_json()["message"]
+    assert client.get("/api/v1/articles/space-9/related").status_code == 404
+
+
+def test_an_id_up_to_256_characters_is_accepted(client) -> None:
+    article_id = "a" * 256
+    assert client.put(f"/api/v1/articles/{article_id}", json=NEW_SPACE_STORY, headers=AUTH).status_code == 201
+    too_long = client.put(f"/api/v1/articles/{article_id}b", json=NEW_SPACE_STORY, headers=AUTH)
+    assert too_long.status_code == 400 and "more than 256" in too_long.get_json()["message"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 4096, b'{"title": "x", ' * 2000, b"{not json", b"\xff\xfe{}", b'{"title": ' + b"9" * 5000 + b"}", b""],
+    ids=["deep-nesting", "deep-objects", "syntax", "not-utf8", "huge-integer", "empty"],
+)
+def test_an_undecodable_body_is_a_400_invalid_json(client, raw: bytes) -> None:
+    response = client.put("/api/v1/articles/space-9", data=raw, content_type="application/json", headers=AUTH)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_json" and response.get_json()["message"]
+
+
+@pytest.mark.parametrize("path_id", ["%20x", "x%20", "%09x", "x%09"])
+def test_an_id_with_surrounding_whitespace_is_refused_not_trimmed(client, path_id: str) -> None:
+    response = client.put(f"/api/v1/articles/{path_id}", json=NEW_SPACE_STORY, headers=AUTH)
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_article"
+    assert client.get("/api/v1/articles/x/related").status_code == 404
+    assert client.get(f"/api/v1/articles/{path_id}/related").status_code == 404
+
+
 def test_other_workers_and_restarts_see_the_changes(small_index: Path, tmp_path: Path, client) -> None:
     other_worker = make_app(small_index, tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
     client.put("/api/v1/articles/space-9", json=NEW_SPACE_STORY, headers=AUTH)

@@ -1,4 +1,4 @@
-"""Concurrent page views from other processes against gunicorn on SQLite: exact counts, and a SIGKILL."""
+"""Concurrent page views from other processes against gunicorn on SQLite: exact counts, a SIGKILL, a flood."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from bench.harness import gunicorn, integrity, offered_views, stored_views
+from bench.harness import flood, gunicorn, integrity, offered_views, stored_views
 
 RATE = 600  # views offered per second: enough for both workers to write concurrently, light enough for CI
 FLUSH_SECONDS = 0.25
@@ -45,3 +45,15 @@ def test_sigkill_loses_at_most_one_flush_interval(bundled_index: Path, tmp_path:
     lost = acknowledged - sum(stored.values())
     # One flush interval of views may be lost, plus the time a flush takes on a busy machine.
     assert 0 <= lost <= acknowledged / killed_after * (FLUSH_SECONDS + 1.0)
+
+
+def test_a_flood_from_one_client_moves_the_count_by_at_most_a_handful(bundled_index: Path, tmp_path: Path) -> None:
+    """2,000 views of one article from one client without a visitor id, as fast as it can send them."""
+    article = article_ids(bundled_index)[0]
+    with gunicorn(bundled_index, tmp_path, POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
+        statuses = flood(server.base, {"type": "view", "article_id": article}, 2_000)
+    counted = stored_views(tmp_path / "views.sqlite3")[article]
+    print(f"flood: {dict(statuses)}; counted {counted}")
+    assert statuses[202] + statuses[429] == 2_000 and statuses["429 without Retry-After"] == 0
+    assert statuses[429] >= 1_000  # the rate limit refused most of them...
+    assert 1 <= counted <= 5  # ...and the ones accepted are one reader's views

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from recommender.popularity import HOUR, View
+from recommender.popularity import HOUR, View, ViewRecorder
 from recommender.stores import SQLiteStore, open_store
 from tests.conftest import FakeClock, RedisServer, make_app
 
@@ -32,12 +35,13 @@ class Site:
 
     def __init__(self, app, client, clock: FakeClock) -> None:
         self.app, self.client, self.clock = app, client, clock
+        self.readers = 0
 
     def view(self, article_id: str, times: int = 1, visitor: str | None = None, agent: str = BROWSER):
+        """``times`` views by one visitor, or by as many different readers when no visitor is named."""
         for _ in range(times):
-            event = {"type": "view", "article_id": article_id}
-            if visitor is not None:
-                event["visitor_id"] = visitor
+            self.readers += 1
+            event = {"type": "view", "article_id": article_id, "visitor_id": visitor or f"reader-{self.readers}"}
             response = self.client.post("/api/v1/events", json=event, headers={"User-Agent": agent})
             assert response.status_code == 202, response.get_json()
         self.flush()
@@ -49,8 +53,12 @@ class Site:
     def later(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
+    def refreshed(self) -> None:
+        self.later(60)  # past the per-process refresh interval...
+        self.app.extensions["recommender.popularity"].rankings.refresh()  # ...and refreshed, as the thread would
+
     def popular(self, query: str = "") -> dict:
-        self.later(60)  # past the per-process refresh interval
+        self.refreshed()
         response = self.client.get(f"/api/v1/popular?{query}")
         assert response.status_code == 200, response.get_json()
         return response.get_json()
@@ -142,6 +150,16 @@ def test_send_beacon_text_plain_body_is_accepted(site: Site) -> None:
         (json.dumps({"type": "view"}), "unknown_article"),
         (json.dumps({"type": "view", "article_id": "space-3", "visitor_id": 12}), "invalid_event"),
         (b"\xff\xfe", "invalid_json"),
+        ('{"type": "view", "article_id": "space-3", "visitor_id": "\\udc80"}', "invalid_event"),
+        ('{"type": "view", "article_id": "space-3", "visitor_id": "ok", "page": ["\\ud83d"]}', "invalid_event"),
+        ('{"type": "view", "article_id": "space-3", "\\udfff": 1}', "invalid_event"),
+        (json.dumps({"type": "view", "article_id": "space-3", "visitor_id": "has space"}), "invalid_event"),
+        (json.dumps({"type": "view", "article_id": "space-3", "visitor_id": "x" * 129}), "invalid_event"),
+        (json.dumps({"type": "view", "article_id": "space-3", "visitor_id": ""}), "invalid_event"),
+        (json.dumps({"type": "view", "article_id": "space-3", "visitor_id": "caf\u00e9"}), "invalid_event"),
+        ("[" * 4000, "invalid_json"),
+        ('{"type": "view", "article_id": "space-3", "n": NaN}', "invalid_json"),
+        (b'{"type": "view", "article_id": "space-3", "visitor_id": "\xed\xb2\x80"}', "invalid_json"),
     ],
 )
 def test_bad_events_are_400_and_store_nothing(site: Site, body: str | bytes, error: str) -> None:
@@ -150,6 +168,40 @@ def test_bad_events_are_400_and_store_nothing(site: Site, body: str | bytes, err
     assert response.get_json()["error"] == error and response.get_json()["message"]
     site.flush()
     assert site.popular()["source"] == "recent"
+
+
+@pytest.mark.parametrize("visitor_id", ["a", "3f9c2b1e-77aa-4d0b-9a8e-0c4b1d2e3f40", "k3x9.lq:7_Z-", "v" * 128])
+def test_well_formed_visitor_ids_are_accepted(site: Site, visitor_id: str) -> None:
+    site.view("space-3", visitor=visitor_id)
+    assert site.popular_ids() == ["space-3"]
+
+
+def test_a_view_with_a_lone_surrogate_does_not_stop_counting(
+    small_index: Path, tmp_path: Path, popularity_url: str
+) -> None:
+    """One such beacon used to kill the flusher thread: later views were acknowledged and never written."""
+    app = make_app(small_index, tmp_path, POPULARITY_URL=popularity_url, POPULARITY_FLUSH_SECONDS=0.02)
+    client = app.test_client()
+    poison = '{"type":"view","article_id":"space-3","visitor_id":"\\udc80"}'
+    client.post("/api/v1/events", data=poison, content_type="text/plain", headers={"User-Agent": BROWSER})
+    for number in range(3):
+        event = {"type": "view", "article_id": "baking-2", "visitor_id": f"reader-{number}"}
+        assert client.post("/api/v1/events", json=event, headers={"User-Agent": BROWSER}).status_code == 202
+    store = open_store(popularity_url)
+    hour = int(time.time() // HOUR)
+
+    def counted() -> dict[str, int]:
+        return {article: sum(views.values()) for article, views in store.hourly_counts(hour - 1, hour + 1).items()}
+
+    try:
+        deadline = time.monotonic() + 30
+        while counted().get("baking-2", 0) < 3:
+            assert time.monotonic() < deadline, "the good views were never written"
+            time.sleep(0.02)
+        assert counted() == {"baking-2": 3}
+    finally:
+        store.close()
+        app.extensions["recommender.popularity"].close()
 
 
 def test_windows_keep_only_their_hours(site: Site) -> None:
@@ -217,6 +269,79 @@ def test_the_list_is_computed_at_most_every_few_seconds(site: Site) -> None:
     assert site.popular_ids()[0] == "space-1"  # after the refresh interval
 
 
+def test_the_background_thread_refreshes_the_list_once_the_interval_has_passed(
+    small_index: Path, tmp_path: Path, popularity_url: str, clock: FakeClock
+) -> None:
+    config = {"POPULARITY_URL": popularity_url, "CLOCK": clock, "POPULARITY_FLUSH_SECONDS": 0}
+    app = make_app(small_index, tmp_path, POPULAR_REFRESH_SECONDS=2, **config)
+    site = Site(app, app.test_client(), clock)
+    try:
+        site.view("space-2", 2)
+        site.later(1)  # within the interval: the thread leaves the list alone
+        assert site.client.get("/api/v1/popular").get_json()["source"] == "recent"
+        site.later(1)
+        deadline = time.monotonic() + 30
+        while site.client.get("/api/v1/popular").get_json()["source"] != "views":
+            assert time.monotonic() < deadline, "the list was not refreshed in the background"
+            time.sleep(0.01)
+        items = site.client.get("/api/v1/popular").get_json()["items"]
+        assert [item["id"] for item in items if item["reason"] == "popular"] == ["space-2"]
+    finally:
+        app.extensions["recommender.popularity"].close()
+
+
+def test_a_request_never_waits_for_the_flusher_or_the_store(
+    small_index: Path, tmp_path: Path, clock: FakeClock
+) -> None:
+    """The flusher waits up to 30 s for SQLite's write lock; Popular is served meanwhile."""
+    database = tmp_path / "views.sqlite3"
+    app = make_app(small_index, tmp_path, CLOCK=clock, POPULARITY_FLUSH_SECONDS=0.01)
+    site = Site(app, app.test_client(), clock)
+    recorder = app.extensions["recommender.popularity"].recorder
+    site.view("space-2", 2)
+    site.popular()
+    writer = sqlite3.connect(database, isolation_level=None)  # another process's long write transaction
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        client = app.test_client()
+        client.post("/api/v1/events", json={"type": "view", "article_id": "baking-1"}, headers={"User-Agent": BROWSER})
+        deadline = time.monotonic() + 30
+        while recorder.pending:  # the flusher has taken the view and waits for the lock
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        clock.advance(60)  # the ranking is stale: before, a request recomputed it, waiting behind the flusher
+        answers: list[int] = []
+        request = threading.Thread(target=lambda: answers.append(client.get("/api/v1/popular").status_code))
+        request.start()
+        request.join(timeout=20)
+        assert answers == [200], "a request waited for the flusher"
+        assert "baking-1" not in counted_views(database)  # the flusher is still waiting
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    while "baking-1" not in counted_views(database):
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    app.extensions["recommender.popularity"].close()
+
+
+def wait_for_counts(store, expected: dict[str, int]) -> None:
+    """Until the store's views of this hour and the next equal ``expected``, for threads that write them."""
+    deadline = time.monotonic() + 30
+    hour = int(time.time() // HOUR)
+    while (counts := {a: sum(v.values()) for a, v in store.hourly_counts(hour - 1, hour + 1).items()}) != expected:
+        assert time.monotonic() < deadline, f"the store holds {counts}, not {expected}"
+        time.sleep(0.01)
+
+
+def counted_views(database: Path) -> dict[str, int]:
+    connection = sqlite3.connect(database)
+    try:
+        return dict(connection.execute("SELECT article_id, SUM(views) FROM view_counts GROUP BY article_id"))
+    finally:
+        connection.close()
+
+
 def test_one_call_returns_both_boxes_without_repeats(site: Site) -> None:
     # The most viewed articles are the page's own article and its related ones.
     site.view("football-1", 9)
@@ -224,7 +349,7 @@ def test_one_call_returns_both_boxes_without_repeats(site: Site) -> None:
     site.view("football-3", 7)
     site.view("space-2", 2)
     site.view("baking-1", 1)
-    site.later(60)
+    site.refreshed()
     response = site.client.get("/api/v1/articles/football-1/recommendations?related=2&popular=5")
     assert response.status_code == 200
     body = response.get_json()
@@ -284,9 +409,10 @@ def test_redis_going_away_keeps_the_page_answering(
     assert site.popular_ids() == ["space-2"]
     redis_server.stop()
     try:
-        with caplog.at_level(logging.ERROR):
-            site.view("baking-1", 5)  # acknowledged, then dropped at the flush
-        assert "dropped 5 page views" in caplog.text
+        with caplog.at_level(logging.WARNING):
+            site.view("baking-1", 5)  # acknowledged, kept in the buffer at the flush
+        assert "store unavailable; 5 views kept" in caplog.text
+        assert app.extensions["recommender.popularity"].recorder.pending == 5
         clock.advance(60)
         response = site.client.get("/api/v1/articles/football-1/recommendations")
         assert response.status_code == 200
@@ -294,3 +420,78 @@ def test_redis_going_away_keeps_the_page_answering(
         assert site.client.get("/api/v1/popular").status_code == 200
     finally:
         redis_server.start()
+    site.flush()  # the kept views reach the store once it is back (a fresh server: space-2's views are gone)
+    assert [(i["id"], i["views"]) for i in site.popular()["items"] if i["reason"] == "popular"] == [("baking-1", 5)]
+    app.extensions["recommender.popularity"].close()
+
+
+def test_the_flusher_drops_only_the_view_the_store_refuses(
+    popularity_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A view no store can encode (it bypassed the API's checks) is dropped alone; the thread goes on."""
+    store = open_store(popularity_url)
+    recorder = ViewRecorder(store, flush_interval=0.01)
+    try:
+        with caplog.at_level(logging.ERROR):
+            recorder.record("a", "\udc80")
+            for number in range(3):
+                recorder.record("b", f"reader-{number}")
+            wait_for_counts(store, {"b": 3})
+        assert recorder.rejected == 1 and "dropped a page view the store refused" in caplog.text
+        recorder.record("c", "reader-9")
+        wait_for_counts(store, {"b": 3, "c": 1})
+    finally:
+        recorder.close()
+        store.close()
+
+
+def test_views_wait_in_a_bounded_buffer_while_the_store_is_down(
+    redis_server: RedisServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    if redis_server.process is None:
+        redis_server.start()
+    store = open_store(redis_server.url)
+    recorder = ViewRecorder(store, flush_interval=0, clock=clock, max_pending=10)
+    redis_server.stop()
+    try:
+        for number in range(6):
+            recorder.record("old", f"reader-{number}")
+        assert recorder.flush() == 0 and recorder.pending == 6
+        for number in range(8):
+            recorder.record("new", f"reader-{number}")
+        assert recorder.pending == 10 and recorder.overflowed == 4
+        with caplog.at_level(logging.ERROR):
+            assert recorder.flush() == 0
+        assert recorder.pending == 10 and "dropped the 4 oldest page views (4 in all)" in caplog.text
+    finally:
+        redis_server.start()
+    assert recorder.flush() == 10 and recorder.pending == 0
+    hour = int(clock() // HOUR)
+    assert store.hourly_counts(hour, hour) == {"old": {hour: 2}, "new": {hour: 8}}
+    recorder.close()
+    store.close()
+
+
+def test_the_flusher_retries_until_the_store_is_back(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    if redis_server.process is None:
+        redis_server.start()
+    store = open_store(redis_server.url)
+    recorder = ViewRecorder(store, flush_interval=0.01, max_backoff=0.1)
+    redis_server.stop()
+    deadline = time.monotonic() + 30
+    try:
+        with caplog.at_level(logging.WARNING):
+            recorder.record("a", "reader-1")
+            recorder.record("a", "reader-2")
+            while caplog.text.count("page-view store unavailable") < 2:  # it failed, waited, and failed again
+                assert time.monotonic() < deadline, "the flusher did not try"
+                time.sleep(0.01)
+    finally:
+        redis_server.start()
+    try:
+        wait_for_counts(store, {"a": 2})
+    finally:
+        recorder.close()
+        store.close()

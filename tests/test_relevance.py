@@ -73,9 +73,11 @@ def test_fallbacks_never_repeat_the_page_article_or_its_republished_copies(clien
 
 
 def test_popular_fills_after_the_section(client, app) -> None:
-    for _ in range(3):
-        client.post("/api/v1/events", json={"type": "view", "article_id": "baking-2"}, headers=BROWSER)
+    for reader in range(3):
+        event = {"type": "view", "article_id": "baking-2", "visitor_id": f"reader-{reader}"}
+        client.post("/api/v1/events", json=event, headers=BROWSER)
     app.extensions["recommender.popularity"].recorder.flush()
+    app.extensions["recommender.popularity"].rankings.refresh()
     listed = items(client, "election-1", "min_score=0.9")
     assert reasons(listed)[:3] == [
         ("election-3", "same_section_recent"),

@@ -29,7 +29,7 @@
       }
       return id;
     } catch (ignored) {
-      return undefined; // storage disabled: views still count, without the 30-minute dedupe
+      return undefined; // storage disabled: the service dedupes by a daily-salted hash of address and browser
     }
   }
 
