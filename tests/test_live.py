@@ -279,3 +279,11 @@ def test_a_rollback_after_a_fold_replays_the_changes_the_older_version_lacks(
     assert "space-9" not in holder.live.base and "space-9" in holder.live  # replayed on the older version
     assert "space-9" in related_ids(client, "space-2")
     app.extensions["recommender.popularity"].close()
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_put_body_is_json_whatever_its_content_type(client, content_type: str | None) -> None:
+    """Before: without Content-Type: application/json the body was called 'not a JSON object'."""
+    headers = dict(AUTH) | ({"Content-Type": content_type} if content_type else {})
+    response = client.put("/api/v1/articles/space-9", data=json.dumps(NEW_SPACE_STORY), headers=headers)
+    assert response.status_code == 201, response.get_json()
