@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from recommender.popularity import DEFAULT_MAX_PENDING
 from recommender.publish import DEFAULT_INDEX
-from service import admin, api, cors, errors, live, pages, popularity
+from service import admin, api, cors, errors, live, openapi, pages, popularity
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -54,4 +54,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(openapi.blueprint)
     return app

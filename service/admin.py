@@ -6,6 +6,8 @@ import hmac
 import os
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import PathConverter
 
 from recommender.corpus import parse_article
 from recommender.errors import UnknownArticle
@@ -14,6 +16,18 @@ from service.errors import error_response
 from service.live import current_holder, current_index
 
 blueprint = Blueprint("admin", __name__)
+
+
+class ArticleIdConverter(PathConverter):
+    """An article id in an admin URL: any characters, "/" included, but not ending like a list's path,
+    so that PUT .../x/related is a wrong method on a list (405), not a PUT of article "x/related"."""
+
+    regex = r"(?!.*/(?:related|recommendations)$)[^/].*?"
+
+
+@blueprint.record_once
+def register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["article_id"] = ArticleIdConverter
 
 
 @blueprint.before_request
@@ -29,7 +43,7 @@ def require_token() -> Response | None:
     return None
 
 
-@blueprint.put("/api/v1/articles/<path:article_id>")
+@blueprint.put("/api/v1/articles/<article_id:article_id>")
 def put_article(article_id: str) -> Response:
     """Publish or update an article now: it gets its list, and enters the lists it belongs in."""
     try:
@@ -59,7 +73,7 @@ def put_article(article_id: str) -> Response:
     return response
 
 
-@blueprint.delete("/api/v1/articles/<path:article_id>")
+@blueprint.delete("/api/v1/articles/<article_id:article_id>")
 def delete_article(article_id: str) -> Response:
     """Unpublish an article: it leaves every list at once."""
     holder = current_holder()

@@ -88,10 +88,11 @@ def preview_search() -> str:
 
 
 @blueprint.get("/preview/<path:article_id>")
-def preview_article(article_id: str) -> str:
+def preview_article(article_id: str) -> str | tuple[str, int]:
     window = request.args.get("window", DEFAULT_WINDOW)
     if window not in WINDOWS:
-        window = DEFAULT_WINDOW
+        message = f"window must be one of {', '.join(WINDOWS)}, got {window!r}"
+        return render_template("error.html", title="Bad request", message=message), 400
     index = current_index()
     article = index.article(article_id)
     vector = index.vector(article_id)
