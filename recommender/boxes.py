@@ -13,8 +13,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from scipy import sparse
+
 from recommender.index import Neighbour
 from recommender.popularity import Ranked
+from recommender.rerank import Candidate, RerankSettings, rerank
 
 SIMILAR = "similar"
 SAME_SECTION_RECENT = "same_section_recent"
@@ -39,6 +42,8 @@ class ServedIndex(Protocol):
     def related(self, article_id: str, limit: int, min_score: float = 0.0) -> list[Neighbour]: ...
     def newest_in_section(self, section: str) -> Sequence[Article]: ...
     def same_story(self, article_id: str, other_id: str) -> bool: ...
+    def published_timestamp(self, article_id: str) -> float: ...
+    def vector(self, article_id: str) -> Any: ...
     @property
     def newest_first(self) -> Sequence[Article]: ...
 
@@ -77,6 +82,30 @@ def _take(
     return taken
 
 
+# Re-ranking looks at this many times the box's size of similar candidates: enough for recency to bring
+# a fresher item up and for a collapsed story to leave room, few enough to stay a lookup (bench/recency.py).
+CANDIDATES_PER_ITEM = 3
+
+
+def similar_items(
+    index: ServedIndex, article_id: str, limit: int, min_score: float, settings: RerankSettings, shown: set[str]
+) -> list[Item]:
+    """The similar articles at or above ``min_score``, re-ranked for recency, one per story, diversity."""
+    wanted = limit + len(shown)
+    neighbours = [n for n in index.related(article_id, CANDIDATES_PER_ITEM * wanted, min_score)]
+    candidates = [
+        Candidate(n.article["id"], n.score, index.published_timestamp(n.article["id"]), n.article)
+        for n in neighbours
+        if n.article["id"] not in shown
+    ]
+
+    def vectors(ids: Sequence[str]) -> sparse.csr_matrix:
+        return sparse.vstack([index.vector(other) for other in ids], format="csr")
+
+    ranked = rerank(index.published_timestamp(article_id), candidates, vectors, settings, limit)
+    return [Item(c.payload, SIMILAR, round(c.score, 4)) for c in ranked]
+
+
 def more_like_this(
     index: ServedIndex,
     article_id: str,
@@ -85,8 +114,10 @@ def more_like_this(
     ranking: Sequence[Ranked],
     fill: bool = True,
     shown: set[str] | None = None,
+    settings: RerankSettings = RerankSettings(),
 ) -> list[Item]:
-    """Similar articles at or above ``min_score``, then (with ``fill``) the fallbacks, ``limit`` in all.
+    """Similar articles at or above ``min_score`` (re-ranked by ``settings``), then (with ``fill``) the
+    fallbacks, ``limit`` in all.
 
     ``shown``: ids already on the page; the page article is added to it, and so is every item returned.
     Raises UnknownArticle for an id the index does not serve.
@@ -94,8 +125,7 @@ def more_like_this(
     shown = set() if shown is None else shown
     page = index.article(article_id)
     shown.add(article_id)
-    similar = [Item(n.article, SIMILAR, round(n.score, 4)) for n in index.related(article_id, limit, min_score)]
-    items = _take(similar, limit, shown)
+    items = _take(similar_items(index, article_id, limit, min_score, settings, shown), limit, shown)
     if not fill:
         return items
 

@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,6 +37,7 @@ from recommender.publish import (
     rollback,
 )
 from recommender.relevance import RelevanceSettings, parse_min_score
+from recommender.rerank import RerankSettings
 from recommender.stores import default_store_url, open_store, redacted
 from recommender.vectorize import LANGUAGES, VectorizerSettings
 
@@ -139,6 +141,7 @@ def _build(args: argparse.Namespace) -> int:
         Progress(sys.stderr),
         RelevanceSettings(min_score=args.min_score),
         args.exported_at,
+        _rerank_settings(args),
     )
     check_quality(index, _previous_quality(args), args.force)
     target = publish(index, args.index_root) if args.index_root else save_index(index, args.out)
@@ -169,6 +172,19 @@ def _fold(log: ChangeLog, index: Index, version: str, args: argparse.Namespace) 
         f"{pruned} older than every kept version pruned from the log",
         file=sys.stderr,
     )
+
+
+def _rerank_settings(args: argparse.Namespace) -> RerankSettings:
+    defaults = RerankSettings()
+    chosen = {
+        name: getattr(args, name)
+        for name in ("half_life_days", "recency_floor", "max_age_days", "diversity")
+        if getattr(args, name) is not None
+    }
+    try:
+        return replace(defaults, **chosen)
+    except ValueError as error:
+        raise RecommenderError(str(error)) from error
 
 
 def _exported_at(raw: str) -> datetime:
@@ -318,6 +334,24 @@ def make_parser() -> argparse.ArgumentParser:
         type=_exported_at,
         help="when the CMS export began, ISO 8601 (default: the corpus file's modification time); the day's "
         "changes made from then on are replayed on top of the new index",
+    )
+    defaults = RerankSettings()
+    build.add_argument(
+        "--half-life-days",
+        type=float,
+        help=f"recency: the age, relative to the page article, at which similarity counts for half the way down "
+        f"to the recency floor (default {defaults.half_life_days:g})",
+    )
+    build.add_argument(
+        "--recency-floor",
+        type=float,
+        help=f"recency: the share of similarity an old item keeps, 0 to 1 (default {defaults.recency_floor:g})",
+    )
+    build.add_argument("--max-age-days", type=float, help="recency: leave out items older than this (default none)")
+    build.add_argument(
+        "--diversity",
+        type=float,
+        help=f"weight of maximal marginal relevance, 0 to 1 (default {defaults.diversity:g})",
     )
     build.add_argument(
         "--language",

@@ -42,6 +42,7 @@ from recommender.corpus import Article, Corpus
 from recommender.errors import IncompatibleIndex, UnknownArticle
 from recommender.neighbours import SearchSettings, search
 from recommender.relevance import RelevanceSettings, quality_report, resolve_floor
+from recommender.rerank import RerankSettings
 from recommender.vectorize import (
     VectorizerSettings,
     fit,
@@ -130,6 +131,11 @@ class Index:
         return float("-inf") if article is None else published_timestamp(article)
 
     @property
+    def rerank_settings(self) -> RerankSettings:
+        """The build's defaults for recency, one item per story and diversity (requests may override them)."""
+        return RerankSettings(**self.manifest["parameters"].get("rerank", {}))
+
+    @property
     def floor(self) -> float:
         """The relevance floor this index was built with: a neighbour below it is not "similar"."""
         return float(self.manifest["relevance"]["floor"])
@@ -198,6 +204,7 @@ def build_index(
     progress: StageProgress | None = None,
     relevance_settings: RelevanceSettings = RelevanceSettings(),
     exported_at: datetime | None = None,
+    rerank_settings: RerankSettings = RerankSettings(),
 ) -> Index:
     """Vectorise the corpus, find every article's neighbours and its relevance floor, all in memory.
 
@@ -231,7 +238,11 @@ def build_index(
         },
         "article_count": len(corpus.articles),
         "vocabulary_size": vocabulary_size(vectorizer),
-        "parameters": {"vectorizer": vectorizer_settings.to_dict(), "search": search_settings.to_dict()},
+        "parameters": {
+            "vectorizer": vectorizer_settings.to_dict(),
+            "search": search_settings.to_dict(),
+            "rerank": rerank_settings.to_dict(),
+        },
         "relevance": relevance,
         "libraries": {"scikit-learn": sklearn.__version__, "numpy": np.__version__},
     }

@@ -34,6 +34,7 @@ from recommender.index import (
     read_manifest,
 )
 from recommender.publish import resolve_index_dir
+from recommender.rerank import RerankSettings
 from recommender.vectorize import transform
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,10 @@ class LiveIndex:
     @property
     def floor(self) -> float:
         return self.base.floor
+
+    @property
+    def rerank_settings(self) -> RerankSettings:
+        return self.base.rerank_settings
 
     def find(self, article_id: str) -> dict[str, Any] | None:
         if article_id in self._added:

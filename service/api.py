@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -21,6 +22,7 @@ from recommender.events import (
 )
 from recommender.popularity import DEFAULT_WINDOW, WINDOWS, is_bot
 from recommender.relevance import AUTO, parse_min_score
+from recommender.rerank import RerankSettings
 from service.errors import InvalidParameter, error_response
 from service.live import current_index
 from service.popularity import current_popularity
@@ -50,6 +52,36 @@ def min_score_parameter(floor: float) -> float:
     except ValueError as error:
         raise InvalidParameter(str(error)) from None
     return floor if value == AUTO else float(value)
+
+
+def _number(name: str) -> float | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidParameter(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise InvalidParameter(f"{name} must be a finite number, got {raw!r}")
+    return value
+
+
+def rerank_parameters(defaults: RerankSettings) -> RerankSettings:
+    """``recency`` (on/off), ``half_life_days``, ``recency_floor``, ``max_age_days``, ``diversity`` over the
+    index's defaults."""
+    recency = request.args.get("recency", "on" if defaults.recency else "off")
+    if recency not in ("on", "off"):
+        raise InvalidParameter(f"recency must be on or off, got {recency!r}")
+    changes: dict[str, Any] = {"recency": recency == "on"}
+    for name in ("half_life_days", "recency_floor", "max_age_days", "diversity"):
+        value = _number(name)
+        if value is not None:
+            changes[name] = value
+    try:
+        return replace(defaults, **changes)
+    except ValueError as error:
+        raise InvalidParameter(str(error)) from None
 
 
 def fill_parameter() -> bool:
@@ -105,10 +137,10 @@ def more_like_this_box(
     index = current_index()
     min_score = min_score_parameter(index.floor)
     fill = fill_parameter()
+    settings = rerank_parameters(index.rerank_settings)
     ranking = current_popularity().rankings.ranked(window) if fill else []
-    return [
-        related_item(item) for item in boxes.more_like_this(index, article_id, limit, min_score, ranking, fill, shown)
-    ]
+    items = boxes.more_like_this(index, article_id, limit, min_score, ranking, fill, shown, settings)
+    return [related_item(item) for item in items]
 
 
 @blueprint.get("/api/v1/articles/<path:article_id>/related")

@@ -180,7 +180,16 @@ def test_add_command_publishes_a_batch(small_index: Path, tmp_path: Path, capsys
     shutil.copytree(small_index, index)
     batch = write_jsonl(
         tmp_path / "batch.jsonl",
-        [{**NEW_SPACE_STORY, "id": "space-9"}, {**NEW_SPACE_STORY, "id": "space-10", "title": "Rocket return"}, "{"],
+        [
+            {**NEW_SPACE_STORY, "id": "space-9"},
+            {
+                **NEW_SPACE_STORY,
+                "id": "space-10",
+                "title": "Rocket return",
+                "body": "The rocket that carried the astronauts to orbit landed back at its launch pad.",
+            },
+            "{",
+        ],
     )
     assert main(["add", str(batch), "--index", str(index)]) == 0
     out, err = capsys.readouterr()

@@ -1,0 +1,117 @@
+"""Fresh and one item per story: recency relative to the page article, story collapse, diversity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from recommender.rerank import DAY, Candidate, RerankSettings, recency_factor, rerank
+from tests.conftest import make_app
+
+PAGE = 1_790_000_000.0
+
+
+def vectors_of(rows: dict[str, list[float]]):
+    def vectors(ids):
+        matrix = np.array([rows[i] for i in ids], dtype=np.float64)
+        return sparse.csr_matrix(matrix / np.linalg.norm(matrix, axis=1, keepdims=True))
+
+    return vectors
+
+
+ORTHOGONAL = vectors_of({name: np.eye(6)[n].tolist() for n, name in enumerate("abcdef")})
+
+
+def candidate(name: str, similarity: float, age_days: float | None) -> Candidate:
+    published = float("-inf") if age_days is None else PAGE - age_days * DAY
+    return Candidate(name, similarity, published, name)
+
+
+def order(ranked: list[Candidate]) -> list[str]:
+    return [c.article_id for c in ranked]
+
+
+def test_a_fresher_item_overtakes_a_slightly_more_similar_old_one() -> None:
+    items = [candidate("a", 0.50, 400), candidate("b", 0.45, 2)]
+    assert order(rerank(PAGE, items, ORTHOGONAL, RerankSettings(), 5)) == ["b", "a"]
+    assert order(rerank(PAGE, items, ORTHOGONAL, RerankSettings(recency=False), 5)) == ["a", "b"]
+
+
+def test_the_score_is_similarity_times_the_decay_above_the_floor() -> None:
+    settings = RerankSettings(half_life_days=10, recency_floor=0.2)
+    assert recency_factor(PAGE, PAGE - 10 * DAY, settings) == pytest.approx(0.2 + 0.8 * 0.5)
+    assert recency_factor(PAGE, PAGE - 10_000 * DAY, settings) == pytest.approx(0.2)
+    ranked = rerank(PAGE, [candidate("a", 0.5, 10)], ORTHOGONAL, settings, 5)
+    assert ranked[0].score == pytest.approx(0.5 * 0.6)
+
+
+def test_follow_ups_are_never_demoted_and_undated_articles_are_neutral() -> None:
+    settings = RerankSettings(half_life_days=1, recency_floor=0)
+    assert recency_factor(PAGE, PAGE + 30 * DAY, settings) == 1.0  # newer than the page: age 0
+    assert recency_factor(PAGE, float("-inf"), settings) == 1.0
+    assert recency_factor(float("-inf"), PAGE, settings) == 1.0  # an undated page demotes nothing
+
+
+def test_an_archive_page_keeps_its_own_eras_stories() -> None:
+    """Age is measured from the page article, not from today."""
+    old_page = PAGE - 3650 * DAY
+    items = [Candidate("a", 0.5, old_page - 1 * DAY, "a"), Candidate("b", 0.5, PAGE, "b")]
+    ranked = rerank(old_page, items, ORTHOGONAL, RerankSettings(half_life_days=30), 5)
+    assert ranked[0].score == pytest.approx(ranked[1].score, rel=0.02)  # b is newer than the page: not boosted
+
+
+def test_max_age_days_cuts_old_items() -> None:
+    items = [candidate("a", 0.9, 40), candidate("b", 0.3, 5)]
+    assert order(rerank(PAGE, items, ORTHOGONAL, RerankSettings(max_age_days=30), 5)) == ["b"]
+
+
+def test_one_story_told_twice_is_one_item_the_newest() -> None:
+    vectors = vectors_of({"a": [1, 0, 0], "a-update": [1, 0.1, 0], "c": [0, 0, 1]})
+    items = [candidate("a", 0.60, 3), candidate("a-update", 0.55, 1), candidate("c", 0.40, 2)]
+    ranked = rerank(PAGE, items, vectors, RerankSettings(recency=False), 5)
+    assert order(ranked) == ["a-update", "c"] and ranked[0].score == pytest.approx(0.60)
+
+
+def test_diversity_keeps_five_takes_on_one_sub_topic_out_of_a_box() -> None:
+    rows = {f"t{n}": [1, 0.7 + 0.05 * n, 0] for n in range(4)} | {"other": [0, 0, 1]}
+    items = [candidate(f"t{n}", 0.6 - 0.01 * n, 1) for n in range(4)] + [candidate("other", 0.45, 1)]
+    plain = rerank(PAGE, items, vectors_of(rows), RerankSettings(recency=False, story_threshold=1.01), 3)
+    assert "other" not in order(plain)
+    diverse = rerank(
+        PAGE, items, vectors_of(rows), RerankSettings(recency=False, story_threshold=1.01, diversity=0.5), 3
+    )
+    assert order(diverse)[:2] == ["t0", "other"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "half_life_days=0",
+        "half_life_days=-3",
+        "half_life_days=x",
+        "half_life_days=nan",
+        "diversity=1.5",
+        "diversity=-0.1",
+        "recency=maybe",
+        "recency_floor=2",
+        "max_age_days=0",
+    ],
+)
+def test_bad_recency_and_diversity_parameters_are_400(small_index: Path, tmp_path: Path, query: str) -> None:
+    app = make_app(small_index, tmp_path)
+    for path in ("related", "recommendations"):
+        response = app.test_client().get(f"/api/v1/articles/football-1/{path}?{query}")
+        assert response.status_code == 400 and response.get_json()["error"] == "invalid_parameter", response.json
+    app.extensions["recommender.popularity"].close()
+
+
+def test_recency_only_reorders_items_above_the_floor(small_index: Path, tmp_path: Path) -> None:
+    app = make_app(small_index, tmp_path)
+    client = app.test_client()
+    for query in ("", "&recency=off", "&half_life_days=0.01&recency_floor=0", "&diversity=1"):
+        items = client.get(f"/api/v1/articles/football-1/related?fill=none&limit=50{query}").get_json()["items"]
+        assert {item["id"] for item in items} == {"football-2", "football-3"}, query  # the two above 0.2
+    app.extensions["recommender.popularity"].close()
