@@ -65,6 +65,7 @@ format: install
 bench: install system-packages
 	$(BIN)/python -m bench.build
 	$(BIN)/python -m bench.relevance
+	$(BIN)/python -m bench.recency
 	$(BIN)/python -m bench.add
 	$(BIN)/python -m bench.events
 	$(BIN)/python -m bench.reload

@@ -43,7 +43,8 @@ class ServedIndex(Protocol):
     def newest_in_section(self, section: str) -> Sequence[Article]: ...
     def same_story(self, article_id: str, other_id: str) -> bool: ...
     def published_timestamp(self, article_id: str) -> float: ...
-    def vector(self, article_id: str) -> Any: ...
+    def vectors(self, article_ids: Sequence[str]) -> sparse.csr_matrix: ...
+    def memoised(self, key: Any, compute: Callable[[], Any]) -> Any: ...
     @property
     def newest_first(self) -> Sequence[Article]: ...
 
@@ -84,25 +85,47 @@ def _take(
 
 # Re-ranking looks at this many times the box's size of similar candidates: enough for recency to bring
 # a fresher item up and for a collapsed story to leave room, few enough to stay a lookup (bench/recency.py).
-CANDIDATES_PER_ITEM = 3
+CANDIDATES_PER_ITEM = 5
 
 
 def similar_items(
-    index: ServedIndex, article_id: str, limit: int, min_score: float, settings: RerankSettings, shown: set[str]
+    index: ServedIndex,
+    article_id: str,
+    limit: int,
+    min_score: float,
+    settings: RerankSettings,
+    shown: set[str],
+    candidates_per_item: int = CANDIDATES_PER_ITEM,
 ) -> list[Item]:
-    """The similar articles at or above ``min_score``, re-ranked for recency, one per story, diversity."""
+    """The similar articles at or above ``min_score``, re-ranked for recency, one per story, diversity.
+
+    Computed once per served snapshot and request shape: the re-rank costs a few hundred microseconds.
+    """
+    key = ("similar", article_id, limit, min_score, settings, frozenset(shown), candidates_per_item)
+    return list(
+        index.memoised(
+            key, lambda: _similar_items(index, article_id, limit, min_score, settings, shown, candidates_per_item)
+        )
+    )
+
+
+def _similar_items(
+    index: ServedIndex,
+    article_id: str,
+    limit: int,
+    min_score: float,
+    settings: RerankSettings,
+    shown: set[str],
+    candidates_per_item: int,
+) -> list[Item]:
     wanted = limit + len(shown)
-    neighbours = [n for n in index.related(article_id, CANDIDATES_PER_ITEM * wanted, min_score)]
+    neighbours = index.related(article_id, candidates_per_item * wanted, min_score)
     candidates = [
         Candidate(n.article["id"], n.score, index.published_timestamp(n.article["id"]), n.article)
         for n in neighbours
         if n.article["id"] not in shown
     ]
-
-    def vectors(ids: Sequence[str]) -> sparse.csr_matrix:
-        return sparse.vstack([index.vector(other) for other in ids], format="csr")
-
-    ranked = rerank(index.published_timestamp(article_id), candidates, vectors, settings, limit)
+    ranked = rerank(index.published_timestamp(article_id), candidates, index.vectors, settings, limit)
     return [Item(c.payload, SIMILAR, round(c.score, 4)) for c in ranked]
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from recommender.changes import Change, ChangeLog
 from recommender.errors import RecommenderError, UnknownArticle
@@ -40,6 +41,7 @@ from recommender.vectorize import transform
 log = logging.getLogger(__name__)
 
 Pairs = list[tuple[str, float]]
+MEMO_SIZE = 20_000
 
 
 class LiveIndex:
@@ -51,6 +53,7 @@ class LiveIndex:
         self.seq = 0  # the last change applied (it names the served version)
         self.seen = 0  # the last change read from the log, applied or older than the export
         self.cutoff = exported_at(base.manifest)
+        self._memo: dict[Any, Any] = {}
         self.k = base.neighbour_ids.shape[1]
         self.duplicate_threshold = float(base.manifest["parameters"]["search"]["duplicate_threshold"])
         self._added: dict[str, dict[str, Any]] = {}
@@ -108,6 +111,25 @@ class LiveIndex:
             return self._vectors[article_id]
         self.article(article_id)
         return self.base.matrix[self.base.row_of(article_id)]
+
+    def memoised(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """A value computed once per snapshot (a re-ranked list): a new snapshot starts afresh, and at
+        ``MEMO_SIZE`` entries the memo is emptied, so memory stays bounded."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        value = compute()
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo = {}
+        self._memo[key] = value
+        return value
+
+    def vectors(self, article_ids: Sequence[str]) -> sparse.csr_matrix:
+        """The rows of several served articles, in order: one slice of the matrix when none was added today."""
+        if not any(article_id in self._vectors for article_id in article_ids):
+            return self.base.matrix[[self.base.row_of(article_id) for article_id in article_ids]]
+        return sparse.vstack([self.vector(article_id) for article_id in article_ids], format="csr")
 
     def same_story(self, article_id: str, other_id: str) -> bool:
         """Whether two served articles are near-duplicates (cosine at or above the duplicate threshold)."""
@@ -168,6 +190,7 @@ class LiveIndex:
         clone.__dict__.update({k: v for k, v in self.__dict__.items() if k not in cached})
         clone._added, clone._vectors = dict(self._added), dict(self._vectors)
         clone._own, clone._inbound = dict(self._own), dict(self._inbound)
+        clone._memo = {}
         return clone
 
     def _forget(self, article_id: str) -> None:

@@ -33,7 +33,7 @@ class RerankSettings:
     """Defaults chosen with ``bench/recency.py`` (see the README); every one can be set per request."""
 
     recency: bool = True
-    half_life_days: float = 90.0
+    half_life_days: float = 30.0
     recency_floor: float = 0.5
     max_age_days: float | None = None
     story_threshold: float = 0.85
@@ -93,9 +93,10 @@ def rerank(
         for c in candidates
         if not too_old(page_published, c.published, settings)
     ]
-    if len(kept) < 2:
-        return kept[:limit]
-    cosine = (lambda m: (m @ m.T).toarray())(vectors([c.article_id for c in kept]))
+    if len(kept) < 2 or (settings.story_threshold > 1.0 and settings.diversity == 0.0):
+        return sorted(kept, key=lambda c: -c.score)[:limit]
+    rows = vectors([c.article_id for c in kept])
+    cosine = (rows @ rows.T).toarray()
     kept, cosine = _collapse_stories(kept, cosine, settings.story_threshold)
     return _diversify(kept, cosine, settings.diversity, limit)
 

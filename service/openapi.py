@@ -69,6 +69,13 @@ _MIN_SCORE = _query(
 _FILL = _query(
     "fill", {"type": "string", "enum": ["auto", "none"], "default": "auto"}, "fill the box with fallbacks, or not"
 )
+_RERANK = [
+    _query("recency", {"type": "string", "enum": ["on", "off"]}, "re-rank similar items by recency"),
+    _query("half_life_days", {"type": "number", "exclusiveMinimum": 0}, "recency half-life, in days"),
+    _query("recency_floor", {"type": "number", "minimum": 0, "maximum": 1}, "the share of similarity age keeps"),
+    _query("max_age_days", {"type": "number", "exclusiveMinimum": 0}, "leave out older similar items"),
+    _query("diversity", {"type": "number", "minimum": 0, "maximum": 1}, "weight of maximal marginal relevance"),
+]
 _NOT_MODIFIED = {"description": "not modified (If-None-Match matched the ETag)"}
 _AUTH = [{"bearer": []}]
 _ADMIN_ERRORS = {"401": _error("unauthorized"), "403": _error("admin_disabled")}
@@ -104,7 +111,7 @@ def document() -> dict[str, Any]:
             "/api/v1/articles/{article_id}/related": {
                 "get": {
                     "summary": '"More like this": similar articles above the floor, then fallbacks',
-                    "parameters": [_ARTICLE_ID, _query("limit", _LIMIT, "items wanted"), _MIN_SCORE, _FILL],
+                    "parameters": [_ARTICLE_ID, _query("limit", _LIMIT, "items wanted"), _MIN_SCORE, _FILL, *_RERANK],
                     "responses": {
                         "200": _json("Related", "the list, best first"),
                         "304": _NOT_MODIFIED,
@@ -123,6 +130,7 @@ def document() -> dict[str, Any]:
                         _WINDOW,
                         _MIN_SCORE,
                         _FILL,
+                        *_RERANK,
                     ],
                     "responses": {
                         "200": _json("Recommendations", "both boxes"),

@@ -1,0 +1,119 @@
+"""Recency, story collapse and diversity on the dated shared corpora: what each setting does to the box.
+
+For Reuters-21578 (dated Feb-Oct 1987, with topics) and Wikinews (2019-2020, no sections), in one
+run, per setting: the median age of the similar items shown (the page article's date minus the
+item's, 0 for a newer item), same-section precision of the similar items (Reuters), the share of
+boxes holding two items of one story (cosine at or above the story threshold), the share of boxes
+that differ from what re-ranking all 30 stored neighbours would give (are 3 candidates per item
+enough?), and the time per box. The baseline is ``recency=off`` without story collapse, measured in
+the same run.
+
+Rerun: ``.venv/bin/python -m bench.recency`` (``make bench``); needs ../shared/corpora and says so
+when it is absent. Results go to ``bench/results/recency.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.synth import SHARED_CORPORA
+from recommender import boxes
+from recommender.corpus import load_corpus
+from recommender.index import build_index
+from recommender.live import LiveIndex
+from recommender.rerank import DAY, RerankSettings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BOX = 5
+NO_RERANK = RerankSettings(recency=False, story_threshold=1.01)
+SETTINGS = {
+    "recency off, no collapse (baseline)": NO_RERANK,
+    "recency off, one item per story": RerankSettings(recency=False),
+    "half-life 30 d, floor 0.5 (default)": RerankSettings(),
+    "half-life 90 d, floor 0.5": RerankSettings(half_life_days=90),
+    "half-life 365 d, floor 0.5": RerankSettings(half_life_days=365),
+    "half-life 30 d, floor 0.2": RerankSettings(half_life_days=30, recency_floor=0.2),
+    "default + diversity 0.2": RerankSettings(diversity=0.2),
+    "default + diversity 0.4": RerankSettings(diversity=0.4),
+}
+
+
+def measure(name: str, pages: int = 3000) -> list[dict[str, object]]:
+    corpus = load_corpus(SHARED_CORPORA / name / "articles.jsonl", max_bad_fraction=1.0)
+    live = LiveIndex(build_index(corpus))
+    dated = [a for a in corpus.articles if a.published_at]
+    sample = [dated[i] for i in np.random.default_rng(0).choice(len(dated), min(pages, len(dated)), replace=False)]
+    rows = []
+    for setting, rerank in SETTINGS.items():
+        ages, hits, judged, story_boxes, differ, seconds = [], 0, 0, 0, 0, []
+        for article in sample:
+            started = time.perf_counter()
+            items = boxes.similar_items(live, article.id, BOX, live.floor, rerank, {article.id})
+            seconds.append(time.perf_counter() - started)
+            page = live.published_timestamp(article.id)
+            for item in items:
+                published = live.published_timestamp(item.article["id"])
+                if np.isfinite(published) and np.isfinite(page):
+                    ages.append((page - published) / DAY)
+                if article.section and item.article.get("section"):
+                    judged += 1
+                    hits += item.article["section"] == article.section
+            ids = [item.article["id"] for item in items]
+            story_boxes += any(live.same_story(a, b) for n, a in enumerate(ids) for b in ids[n + 1 :])
+            # Every stored neighbour as a candidate: what more candidates would change.
+            full = boxes.similar_items(live, article.id, BOX, live.floor, rerank, {article.id}, candidates_per_item=30)
+            differ += [i.article["id"] for i in full] != ids
+        rows.append(
+            {
+                "corpus": name,
+                "setting": setting,
+                # Age as recency sees it (0 for a newer item), and the distance in time either way.
+                "median_age_days": round(statistics.median(max(0.0, a) for a in ages), 1) if ages else None,
+                "mean_age_days": round(statistics.fmean(max(0.0, a) for a in ages), 1) if ages else None,
+                "median_distance_days": round(statistics.median(abs(a) for a in ages), 1) if ages else None,
+                "section_precision": round(hits / judged, 4) if judged else None,
+                "boxes_with_one_story_twice": round(story_boxes / len(sample), 4),
+                "boxes_changed_by_more_candidates": round(differ / len(sample), 4),
+                "median_ms_per_box": round(1000 * statistics.median(seconds), 3),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    def cell(value: object, spec: str) -> str:
+        return "–" if value is None else format(value, spec)
+
+    lines = [
+        "| corpus | setting | age of similar items, median / mean (days) | median distance in time (days) | "
+        "same-section precision | boxes with one story twice | boxes changed by 30 candidates | ms per box |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['corpus']} | {row['setting']} | {cell(row['median_age_days'], '.1f')} / "
+            f"{cell(row['mean_age_days'], '.1f')} | {cell(row['median_distance_days'], '.1f')} | "
+            f"{cell(row['section_precision'], '.3f')} | {cell(row['boxes_with_one_story_twice'], '.1%')} | "
+            f"{cell(row['boxes_changed_by_more_candidates'], '.1%')} | {cell(row['median_ms_per_box'], '.2f')} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if not SHARED_CORPORA.is_dir():
+        print(f"{SHARED_CORPORA} is absent: the recency benchmark needs the shared corpora; nothing measured")
+        return
+    rows = [row for name in ("reuters21578", "wikinews") for row in measure(name)]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "recency.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
