@@ -60,6 +60,12 @@ def _recent(articles: Iterable[Article], reason: str) -> Iterator[Item]:
     return (Item(article, reason, None) for article in articles)
 
 
+def recommendable(article: Article) -> bool:
+    """Editors keep an article out of every list with ``"recommendable": false`` (sponsored content,
+    obituaries, corrections)."""
+    return article.get("recommendable", True) is not False
+
+
 def _take(
     candidates: Iterable[Item],
     limit: int,
@@ -75,6 +81,8 @@ def _take(
             break
         article_id = item.article["id"]
         if article_id in shown or (section is not None and item.article.get("section") != section):
+            continue
+        if not recommendable(item.article):
             continue
         if skip is not None and skip(article_id):
             continue
@@ -123,7 +131,7 @@ def _similar_items(
     candidates = [
         Candidate(n.article["id"], n.score, index.published_timestamp(n.article["id"]), n.article)
         for n in neighbours
-        if n.article["id"] not in shown
+        if n.article["id"] not in shown and recommendable(n.article)
     ]
     ranked = rerank(index.published_timestamp(article_id), candidates, index.vectors, settings, limit)
     return [Item(c.payload, SIMILAR, round(c.score, 4)) for c in ranked]

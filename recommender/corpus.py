@@ -39,6 +39,7 @@ class Article:
     published_at: str | None = None
     tags: tuple[str, ...] = ()
     image_url: str | None = None
+    recommendable: bool = True  # False: sponsored, obituaries, corrections; in no list, with a list of its own
 
     def to_dict(self) -> dict[str, Any]:
         row = asdict(self)
@@ -101,6 +102,10 @@ def parse_article(row: object) -> Article:
     if len(tags) > MAX_TAGS:
         raise ValueError(f"field 'tags' has {len(tags)} tags, more than {MAX_TAGS}")
     values["tags"] = tuple(tags)
+    recommendable = row.get("recommendable", True)
+    if not isinstance(recommendable, bool):
+        raise ValueError("field 'recommendable' must be true or false")
+    values["recommendable"] = recommendable
     checked = [(name, values[name]) for name in MAX_LENGTH if name != "tag"] + [("tag", tag) for tag in tags]
     for name, text in checked:
         if text is not None and len(text) > MAX_LENGTH[name]:

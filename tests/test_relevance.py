@@ -13,7 +13,7 @@ from recommender.corpus import load_corpus
 from recommender.errors import IncompatibleIndex
 from recommender.index import load_index
 from recommender.publish import current_dir
-from tests.conftest import BUNDLED_CORPUS, FakeClock, make_app, write_jsonl
+from tests.conftest import BUNDLED_CORPUS, FakeClock, article_rows, make_app, write_jsonl
 
 SPACE_ARTICLE = "wikinews-SpaceX_Crew_Dragon_capsule_docks_with_International_Space_Station"
 REASONS = {"similar", "same_section_recent", "popular", "recent"}
@@ -191,3 +191,41 @@ def test_a_corpus_with_no_words_to_compare_is_refused_with_a_message(tmp_path: P
     assert main(["build", "--corpus", str(export), "--out", str(tmp_path / "index")]) == 1
     assert "no words to compare articles by" in capsys.readouterr().err
     assert not (tmp_path / "index").exists()
+
+
+def test_a_not_recommendable_article_appears_in_no_list_but_has_its_own(tmp_path: Path) -> None:
+    sponsored = {
+        "id": "football-sponsored",
+        "title": "Football story sponsored",
+        "body": "The striker scored twice as the league leaders won the derby match at the stadium; sponsored.",
+        "section": "football",
+        "published_at": "2026-11-09T08:00:00+00:00",  # the newest article of all
+        "recommendable": False,
+    }
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", [*article_rows(), sponsored])
+    assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "index")]) == 0
+    app = make_app(tmp_path / "index", tmp_path, CLOCK=FakeClock(), POPULARITY_FLUSH_SECONDS=0)
+    client = app.test_client()
+    for reader in range(5):  # the most viewed article, too
+        event = {"type": "view", "article_id": "football-sponsored", "visitor_id": f"reader-{reader}"}
+        assert client.post("/api/v1/events", json=event, headers=BROWSER).status_code == 202
+    app.extensions["recommender.popularity"].recorder.flush()
+    app.extensions["recommender.popularity"].rankings.refresh()
+    listed = set()
+    for article_id in ("football-1", "football-2", "space-1", "baking-2"):
+        for query in ("", "?min_score=0", "?min_score=1"):
+            listed |= {item["id"] for item in items(client, article_id, query.lstrip("?"))}
+        body = client.get(f"/api/v1/articles/{article_id}/recommendations?popular=20").get_json()
+        listed |= {item["id"] for item in body["more_like_this"] + body["popular"]}
+    listed |= {item["id"] for item in client.get("/api/v1/popular?limit=50").get_json()["items"]}
+    assert "football-sponsored" not in listed
+    own = items(client, "football-sponsored", "fill=none")
+    assert own and own[0]["id"] == "football-1"
+    app.extensions["recommender.popularity"].close()
+
+
+def test_recommendable_must_be_a_boolean(tmp_path: Path, capsys) -> None:
+    rows = [*article_rows(), {"id": "x", "title": "X", "body": "x", "recommendable": "no"}]
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", rows)
+    assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "index"), "--force"]) == 0
+    assert "field 'recommendable' must be true or false" in capsys.readouterr().err
