@@ -15,15 +15,17 @@ from typing import Any, Protocol
 
 from scipy import sparse
 
+from recommender.curation import Curation
 from recommender.index import Neighbour
 from recommender.popularity import Ranked
 from recommender.rerank import Candidate, RerankSettings, rerank
 
+PINNED = "pinned"
 SIMILAR = "similar"
 SAME_SECTION_RECENT = "same_section_recent"
 POPULAR = "popular"
 RECENT = "recent"
-REASONS = (SIMILAR, SAME_SECTION_RECENT, POPULAR, RECENT)
+REASONS = (PINNED, SIMILAR, SAME_SECTION_RECENT, POPULAR, RECENT)
 
 Article = dict[str, Any]
 
@@ -45,6 +47,7 @@ class ServedIndex(Protocol):
     def published_timestamp(self, article_id: str) -> float: ...
     def vectors(self, article_ids: Sequence[str]) -> sparse.csr_matrix: ...
     def memoised(self, key: Any, compute: Callable[[], Any]) -> Any: ...
+    def curation_of(self, article_id: str) -> Curation: ...
     @property
     def newest_first(self) -> Sequence[Article]: ...
 
@@ -156,7 +159,11 @@ def more_like_this(
     shown = set() if shown is None else shown
     page = index.article(article_id)
     shown.add(article_id)
-    items = _take(similar_items(index, article_id, limit, min_score, settings, shown), limit, shown)
+    curation = index.curation_of(article_id)
+    shown |= curation.blocked  # blocked: never under this article, in any box
+    pinned = (index.find(pinned_id) for pinned_id in curation.pinned)  # a deleted pin drops out
+    items = _take((Item(article, PINNED, None) for article in pinned if article is not None), limit, shown)
+    items += _take(similar_items(index, article_id, limit - len(items), min_score, settings, shown), limit, shown)
     if not fill:
         return items
 

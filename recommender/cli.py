@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from recommender.access_log import SKIP_REASONS, article_paths, hour_label, import_views
 from recommender.changes import ChangeLog, default_changes_path
 from recommender.corpus import DEFAULT_MAX_BAD_FRACTION, check_corpus, load_corpus
+from recommender.curation import CurationStore, default_curation_path, parse_curation
 from recommender.errors import IncompatibleIndex, RecommenderError, TooManyBadRows
 from recommender.evaluate import evaluate, floor_costs, score_buckets
 from recommender.index import MANIFEST, Index, build_index, exported_at, read_manifest, read_quality, save_index
@@ -259,6 +260,41 @@ def _import_views(args: argparse.Namespace) -> int:
     return 0
 
 
+def _curate(args: argparse.Namespace) -> int:
+    """Pin articles first and block others in an article's "More like this"; workers apply it within seconds."""
+    changes_path = _changes_path(args.index)
+    log = ChangeLog(changes_path) if changes_path.is_file() else None
+    store = CurationStore(default_curation_path(changes_path))
+    try:
+        holder = IndexHolder(args.index, log, store)
+        if args.clear:
+            store.clear(args.article_id)
+        else:
+            current = holder.live.curation_of(args.article_id).to_dict()
+            for article_id in (args.article_id, *args.pin, *args.block):
+                if not holder.published(article_id):
+                    raise RecommenderError(f"no article with id {article_id!r}")
+            pinned = [*current["pinned"], *[p for p in args.pin if p not in current["pinned"]]]
+            blocked = [*current["blocked"], *args.block]
+            pinned = [p for p in pinned if p not in args.block]
+            blocked = [b for b in dict.fromkeys(blocked) if b not in args.pin]
+            try:
+                curation = parse_curation(args.article_id, {"pinned": pinned, "blocked": blocked})
+            except ValueError as error:
+                raise RecommenderError(str(error)) from error
+            store.put(args.article_id, curation)
+        result = store.all().get(args.article_id)
+    finally:
+        store.close()
+        if log is not None:
+            log.close()
+    shown = result.to_dict() if result is not None else {"pinned": [], "blocked": []}
+    print(
+        f"{args.article_id}: pinned: {', '.join(shown['pinned']) or '-'}; blocked: {', '.join(shown['blocked']) or '-'}"
+    )
+    return 0
+
+
 def _rollback(args: argparse.Namespace) -> int:
     """Point the index root's current version back at the previous one."""
     version = rollback(args.index_root)
@@ -410,6 +446,19 @@ def make_parser() -> argparse.ArgumentParser:
         "index, like the service)",
     )
     views.set_defaults(handler=_import_views)
+
+    curate = commands.add_parser("curate", help=_curate.__doc__, description=_curate.__doc__)
+    curate.add_argument("article_id", help="the article whose list editors correct")
+    curate.add_argument("--pin", action="append", default=[], metavar="ID", help="show ID first (repeatable, in order)")
+    curate.add_argument("--block", action="append", default=[], metavar="ID", help="never show ID (repeatable)")
+    curate.add_argument("--clear", action="store_true", help="remove every pin and block of the article")
+    curate.add_argument(
+        "--index",
+        type=Path,
+        default=Path(os.environ.get("RECOMMENDER_INDEX", DEFAULT_INDEX)),
+        help="the served index directory or index root (default: $RECOMMENDER_INDEX or var/index)",
+    )
+    curate.set_defaults(handler=_curate)
 
     for name, handler in (("rollback", _rollback), ("versions", _versions)):
         command = commands.add_parser(name, help=handler.__doc__, description=handler.__doc__)

@@ -23,6 +23,8 @@ import numpy as np
 from scipy import sparse
 
 from recommender.changes import Change, ChangeLog
+from recommender.curation import NONE as NO_CURATION
+from recommender.curation import Curation, CurationStore
 from recommender.errors import RecommenderError, UnknownArticle
 from recommender.index import (
     Index,
@@ -54,6 +56,7 @@ class LiveIndex:
         self.seen = 0  # the last change read from the log, applied or older than the export
         self.cutoff = exported_at(base.manifest)
         self._memo: dict[Any, Any] = {}
+        self.curation: dict[str, Curation] = {}  # editors' pins and blocks, by article
         self.k = base.neighbour_ids.shape[1]
         self.duplicate_threshold = float(base.manifest["parameters"]["search"]["duplicate_threshold"])
         self._added: dict[str, dict[str, Any]] = {}
@@ -111,6 +114,14 @@ class LiveIndex:
             return self._vectors[article_id]
         self.article(article_id)
         return self.base.matrix[self.base.row_of(article_id)]
+
+    def curation_of(self, article_id: str) -> Curation:
+        return self.curation.get(article_id, NO_CURATION)
+
+    def with_curation(self, curation: dict[str, Curation]) -> LiveIndex:
+        snapshot = self._copy()
+        snapshot.curation = curation
+        return snapshot
 
     def memoised(self, key: Any, compute: Callable[[], Any]) -> Any:
         """A value computed once per snapshot (a re-ranked list): a new snapshot starts afresh, and at
@@ -265,9 +276,12 @@ def collector_paused() -> Iterator[None]:
 class IndexHolder:
     """What a process serves: swapped whole, never changed in place."""
 
-    def __init__(self, source: str | Path, changes: ChangeLog | None = None) -> None:
+    def __init__(
+        self, source: str | Path, changes: ChangeLog | None = None, curation: CurationStore | None = None
+    ) -> None:
         self.source = Path(source)
         self.changes = changes
+        self.curation = curation
         self._lock = threading.Lock()
         self._refused: tuple[Path, str] | None = None
         directory = resolve_index_dir(self.source)
@@ -277,6 +291,10 @@ class IndexHolder:
         changes = self.changes.since(live.seen) if self.changes is not None else []
         if changes:
             live = live.with_changes(changes)
+        if self.curation is not None:
+            curation = self.curation.all()
+            if curation != live.curation:
+                live = live.with_curation(curation)
         live.newest_first  # noqa: B018 - computed here, off the request path, not by the first request
         live.newest_in_section("")
         return live

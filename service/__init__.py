@@ -13,10 +13,19 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import PathConverter
 
 from recommender.popularity import DEFAULT_MAX_PENDING
 from recommender.publish import DEFAULT_INDEX
 from service import admin, api, cors, errors, live, openapi, pages, popularity
+
+
+class ArticleIdConverter(PathConverter):
+    """An article id in a URL that has its own sub-paths: any characters, "/" included, but not ending like
+    a sub-path, so that PUT .../x/related is a wrong method on a list (405), not a PUT of article
+    "x/related", and GET /preview/x/curation is not the preview of article "x/curation"."""
+
+    regex = r"(?!.*/(?:related|recommendations|curation)$)[^/].*?"
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -47,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["TRUSTED_PROXIES"] > 0:
         # The client is the address the last trusted proxy saw, as it says in X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0)  # type: ignore[method-assign]
+    app.url_map.converters["article_id"] = ArticleIdConverter
     live.init_app(app)
     popularity.init_app(app)
     errors.init_app(app)

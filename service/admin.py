@@ -6,28 +6,15 @@ import hmac
 import os
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from flask.blueprints import BlueprintSetupState
-from werkzeug.routing import PathConverter
 
 from recommender.corpus import parse_article
+from recommender.curation import parse_curation
 from recommender.errors import UnknownArticle
 from recommender.validation import InvalidJSON, decode_json
 from service.errors import error_response
 from service.live import current_holder, current_index
 
 blueprint = Blueprint("admin", __name__)
-
-
-class ArticleIdConverter(PathConverter):
-    """An article id in an admin URL: any characters, "/" included, but not ending like a list's path,
-    so that PUT .../x/related is a wrong method on a list (405), not a PUT of article "x/related"."""
-
-    regex = r"(?!.*/(?:related|recommendations)$)[^/].*?"
-
-
-@blueprint.record_once
-def register_converter(state: BlueprintSetupState) -> None:
-    state.app.url_map.converters["article_id"] = ArticleIdConverter
 
 
 @blueprint.before_request
@@ -82,3 +69,44 @@ def delete_article(article_id: str) -> Response:
     holder.changes.delete(article_id)  # type: ignore[union-attr]
     holder.refresh()
     return jsonify(article_id=article_id, status="deleted", worker_pid=os.getpid())
+
+
+def _curation_response(article_id: str) -> Response:
+    curation = current_index().curation_of(article_id)
+    return jsonify(article_id=article_id, **curation.to_dict())
+
+
+@blueprint.get("/api/v1/articles/<path:article_id>/curation")
+def get_curation(article_id: str) -> Response:
+    """The editors' pins and blocks of an article's "More like this"."""
+    current_index().article(article_id)  # unknown: 404
+    return _curation_response(article_id)
+
+
+@blueprint.put("/api/v1/articles/<path:article_id>/curation")
+def put_curation(article_id: str) -> Response:
+    """Pin articles first (in order) and block others under an article; replaces what was there."""
+    holder = current_holder()
+    if not holder.published(article_id):
+        raise UnknownArticle(article_id)
+    try:
+        curation = parse_curation(article_id, decode_json(request.get_data(cache=False)))
+    except InvalidJSON as error:
+        return error_response(400, "invalid_json", str(error))
+    except ValueError as error:
+        return error_response(400, "invalid_curation", str(error))
+    unknown = [other for other in (*curation.pinned, *curation.blocked) if not holder.published(other)]
+    if unknown:
+        return error_response(400, "unknown_article", f"no article with id {unknown[0]!r}")
+    holder.curation.put(article_id, curation)  # type: ignore[union-attr]
+    holder.refresh()
+    return _curation_response(article_id)
+
+
+@blueprint.delete("/api/v1/articles/<path:article_id>/curation")
+def delete_curation(article_id: str) -> Response:
+    """Clear an article's pins and blocks."""
+    holder = current_holder()
+    holder.curation.clear(article_id)  # type: ignore[union-attr]
+    holder.refresh()
+    return _curation_response(article_id)

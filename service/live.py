@@ -8,13 +8,14 @@ import gc
 from flask import Flask, current_app
 
 from recommender.changes import ChangeLog, default_changes_path
+from recommender.curation import CurationStore, default_curation_path
 from recommender.live import IndexHolder, LiveIndex, Watcher
 
 
 def init_app(app: Flask) -> None:
     config = app.config
     changes = ChangeLog(config["RECOMMENDER_CHANGES"] or default_changes_path(config["RECOMMENDER_INDEX"]))
-    holder = IndexHolder(config["RECOMMENDER_INDEX"], changes)
+    holder = IndexHolder(config["RECOMMENDER_INDEX"], changes, CurationStore(default_curation_path(changes.path)))
     app.extensions["recommender.holder"] = holder
     # What start-up created lives as long as the process: keep it out of every later full collection.
     gc.freeze()

@@ -16,7 +16,7 @@ blueprint = Blueprint("openapi", __name__)
 _ID_PATTERN = "^[A-Za-z0-9._:-]{1,128}$"
 _URL_PATTERN = "^(https?://[^\\s]+|/[^\\s]*)$"
 _WINDOWS = ["1h", "24h", "7d"]
-_REASONS = ["similar", "same_section_recent", "popular", "recent"]
+_REASONS = ["pinned", "similar", "same_section_recent", "popular", "recent"]
 
 
 def _error(*codes: str) -> dict[str, Any]:
@@ -209,6 +209,62 @@ def document() -> dict[str, Any]:
                     },
                 },
             },
+            "/api/v1/articles/{article_id}/curation": {
+                operation: {
+                    "summary": summary,
+                    "security": _AUTH,
+                    "parameters": [_ARTICLE_ID],
+                    **(
+                        {
+                            "requestBody": {
+                                "required": True,
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Curation"}}},
+                            }
+                        }
+                        if operation == "put"
+                        else {}
+                    ),
+                    "responses": {
+                        "200": _json("CurationOf", "the article's pins and blocks"),
+                        **(
+                            {"400": _error("invalid_json", "invalid_curation", "unknown_article")}
+                            if operation == "put"
+                            else {}
+                        ),
+                        "404": _error("article_not_found", "not_found"),
+                        **_ADMIN_ERRORS,
+                    },
+                }
+                for operation, summary in (
+                    ("get", "the editors' pins and blocks of an article's More like this"),
+                    ("put", "pin articles first, in order, and block others; replaces the article's curation"),
+                    ("delete", "clear the article's pins and blocks"),
+                )
+            },
+            "/preview/{article_id}/curation": {
+                "post": {
+                    "summary": "the preview's curation form (space-separated ids in pinned and blocked)",
+                    "parameters": [_ARTICLE_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"pinned": {"type": "string"}, "blocked": {"type": "string"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "302": {"description": "saved: back to the preview"},
+                        "400": _html("refused, nothing changed"),
+                        "401": _html("the editors' token is needed"),
+                        "403": _html("no admin token configured: read-only"),
+                        "404": _html_or_error("no such article"),
+                    },
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "liveness: the version this worker serves",
@@ -333,6 +389,23 @@ def document() -> dict[str, Any]:
                         "status": {"type": "string", "enum": ["created", "updated", "deleted"]},
                         "related": {"type": "array", "items": {"type": "object"}},
                         "worker_pid": {"type": "integer"},
+                    },
+                },
+                "Curation": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "pinned": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 50},
+                        "blocked": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 50},
+                    },
+                },
+                "CurationOf": {
+                    "type": "object",
+                    "required": ["article_id", "pinned", "blocked"],
+                    "properties": {
+                        "article_id": {"type": "string"},
+                        "pinned": {"type": "array", "items": {"type": "string"}},
+                        "blocked": {"type": "array", "items": {"type": "string"}},
                     },
                 },
                 "Health": {

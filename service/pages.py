@@ -14,11 +14,12 @@ from importlib.resources import files
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from recommender import boxes
+from recommender.curation import parse_curation
 from recommender.errors import UnknownArticle
 from recommender.explain import shared_terms
 from recommender.popularity import DEFAULT_WINDOW, WINDOWS
 from service.api import popular_box
-from service.live import current_index
+from service.live import current_holder, current_index
 from service.popularity import current_popularity
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
@@ -58,7 +59,8 @@ def _editor_allowed() -> bool:
 
 @blueprint.before_request
 def require_editor() -> Response | None:
-    if request.endpoint in ("pages.preview_search", "pages.preview_article") and not _editor_allowed():
+    editors_only = ("pages.preview_search", "pages.preview_article", "pages.preview_curation")
+    if request.endpoint in editors_only and not _editor_allowed():
         page = render_template("error.html", title="Sign in", message="The preview needs the editors' token.")
         return Response(page, 401, {"WWW-Authenticate": 'Basic realm="recommender preview"'})
     return None
@@ -87,7 +89,7 @@ def preview_search() -> str:
     )
 
 
-@blueprint.get("/preview/<path:article_id>")
+@blueprint.get("/preview/<article_id:article_id>")
 def preview_article(article_id: str) -> str | tuple[str, int]:
     window = request.args.get("window", DEFAULT_WINDOW)
     if window not in WINDOWS:
@@ -118,7 +120,34 @@ def preview_article(article_id: str) -> str | tuple[str, int]:
         window=window,
         windows=list(WINDOWS),
         version=index.version,
+        curation=index.curation_of(article_id),
+        can_curate=bool(current_app.config["RECOMMENDER_ADMIN_TOKEN"]),
+        curation_error=None,
     )
+
+
+@blueprint.post("/preview/<path:article_id>/curation")
+def preview_curation(article_id: str) -> Response | tuple[str, int]:
+    """The preview's form: an editor who holds the token pins and blocks articles (ids, space-separated)."""
+    holder = current_holder()
+    if not current_app.config["RECOMMENDER_ADMIN_TOKEN"]:
+        page = render_template("error.html", title="Read-only", message="Set RECOMMENDER_ADMIN_TOKEN to curate.")
+        return page, 403
+    holder.live.article(article_id)
+    if "pinned" not in request.form and "blocked" not in request.form:
+        return render_template("error.html", title="Not curated", message="Send the form's pinned and blocked."), 400
+    body = {name: request.form.get(name, "").split() for name in ("pinned", "blocked")}
+    try:
+        curation = parse_curation(article_id, body)
+        unknown = [other for other in (*curation.pinned, *curation.blocked) if not holder.published(other)]
+        if unknown:
+            raise ValueError(f"no article with id {unknown[0]!r}")
+    except ValueError as error:
+        message = f"Nothing was changed: {error}"
+        return render_template("error.html", title="Not curated", message=message), 400
+    holder.curation.put(article_id, curation)  # type: ignore[union-attr]
+    holder.refresh()
+    return redirect(url_for("pages.preview_article", article_id=article_id))
 
 
 @blueprint.get("/demo")
