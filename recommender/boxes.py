@@ -16,16 +16,18 @@ from typing import Any, Protocol
 from scipy import sparse
 
 from recommender.curation import Curation
-from recommender.index import Neighbour
+from recommender.index import Neighbour, published_timestamp
 from recommender.popularity import Ranked
 from recommender.rerank import Candidate, RerankSettings, rerank
+from recommender.tags import TagIndex, sharing_tags
 
 PINNED = "pinned"
 SIMILAR = "similar"
 SAME_SECTION_RECENT = "same_section_recent"
+SHARED_TAGS = "shared_tags"
 POPULAR = "popular"
 RECENT = "recent"
-REASONS = (PINNED, SIMILAR, SAME_SECTION_RECENT, POPULAR, RECENT)
+REASONS = (PINNED, SIMILAR, SAME_SECTION_RECENT, POPULAR, RECENT, SHARED_TAGS)
 
 Article = dict[str, Any]
 
@@ -36,6 +38,7 @@ class Item:
     reason: str  # one of REASONS
     score: float | None  # cosine for "similar", decayed views for "popular", None otherwise
     views: int | None = None  # for Popular items
+    shared_tags: tuple[str, ...] = ()  # for "Related" items
 
 
 class ServedIndex(Protocol):
@@ -48,6 +51,8 @@ class ServedIndex(Protocol):
     def vectors(self, article_ids: Sequence[str]) -> sparse.csr_matrix: ...
     def memoised(self, key: Any, compute: Callable[[], Any]) -> Any: ...
     def curation_of(self, article_id: str) -> Curation: ...
+    @property
+    def tag_index(self) -> TagIndex: ...
     @property
     def newest_first(self) -> Sequence[Article]: ...
 
@@ -181,6 +186,23 @@ def more_like_this(
             break
         items += _take(candidates, limit - len(items), shown, skip=duplicate)
     return items
+
+
+def related_by_tags(index: ServedIndex, article_id: str, limit: int, shown: set[str] | None = None) -> list[Item]:
+    """The "Related" box: editors' pins first, then articles sharing the page article's tags, rarest tags
+    first; empty for an article without tags. Blocks and ``recommendable`` apply as in More like this."""
+    shown = set() if shown is None else shown
+    page = index.article(article_id)
+    shown.add(article_id)
+    curation = index.curation_of(article_id)
+    shown |= curation.blocked
+    if not page.get("tags"):
+        return []
+    pinned = (index.find(pinned_id) for pinned_id in curation.pinned)
+    items = _take((Item(article, PINNED, None) for article in pinned if article is not None), limit, shown)
+    matches = sharing_tags(page, index.tag_index, published_timestamp)
+    tagged = (Item(a, SHARED_TAGS, round(score, 4), shared_tags=tuple(tags)) for a, score, tags in matches)
+    return items + _take(tagged, limit - len(items), shown)
 
 
 def popular(

@@ -38,6 +38,7 @@ from recommender.index import (
 )
 from recommender.publish import resolve_index_dir
 from recommender.rerank import RerankSettings
+from recommender.tags import TagIndex, build_tag_index
 from recommender.vectorize import transform
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,11 @@ class LiveIndex:
     def _by_section(self) -> dict[str, list[dict[str, Any]]]:
         return by_section(self.newest_first)
 
+    @cached_property
+    def tag_index(self) -> TagIndex:
+        """Editors' tags -> their articles, newest first (for the "Related" box)."""
+        return build_tag_index(self.newest_first)
+
     def newest_in_section(self, section: str) -> list[dict[str, Any]]:
         if self.seq == 0:
             return self.base.newest_in_section(section)
@@ -197,7 +203,7 @@ class LiveIndex:
 
     def _copy(self) -> LiveIndex:
         clone = LiveIndex.__new__(LiveIndex)
-        cached = ("newest_first", "_by_section")
+        cached = ("newest_first", "_by_section", "tag_index")
         clone.__dict__.update({k: v for k, v in self.__dict__.items() if k not in cached})
         clone._added, clone._vectors = dict(self._added), dict(self._vectors)
         clone._own, clone._inbound = dict(self._own), dict(self._inbound)
@@ -297,6 +303,7 @@ class IndexHolder:
                 live = live.with_curation(curation)
         live.newest_first  # noqa: B018 - computed here, off the request path, not by the first request
         live.newest_in_section("")
+        live.tag_index  # noqa: B018 - likewise
         return live
 
     def published(self, article_id: str) -> bool:

@@ -25,7 +25,7 @@ class ArticleIdConverter(PathConverter):
     a sub-path, so that PUT .../x/related is a wrong method on a list (405), not a PUT of article
     "x/related", and GET /preview/x/curation is not the preview of article "x/curation"."""
 
-    regex = r"(?!.*/(?:related|recommendations|curation)$)[^/].*?"
+    regex = r"(?!.*/(?:related|related-by-tags|recommendations|curation)$)[^/].*?"
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

@@ -108,6 +108,16 @@ def related_item(item: Item) -> dict[str, Any]:
     return {**article_fields(item.article), "score": score, "reason": item.reason}
 
 
+def tagged_item(item: Item) -> dict[str, Any]:
+    """An item of "Related": ``score`` is the weight of the shared tags, null for a pin."""
+    return {
+        **article_fields(item.article),
+        "score": item.score,
+        "reason": item.reason,
+        "shared_tags": list(item.shared_tags),
+    }
+
+
 def popular_item(item: Item) -> dict[str, Any]:
     return {**article_fields(item.article), "score": item.score, "views": item.views or 0, "reason": item.reason}
 
@@ -153,6 +163,15 @@ def related(article_id: str) -> Response:
     return cacheable(jsonify(article_id=article_id, items=items), max_age, index.version, with_popular)
 
 
+@blueprint.get("/api/v1/articles/<path:article_id>/related-by-tags")
+def related_by_tags(article_id: str) -> Response:
+    """The "Related" box: articles sharing the article's editors' tags, a rare tag counting more."""
+    limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    index = current_index()
+    items = [tagged_item(item) for item in boxes.related_by_tags(index, article_id, limit)]
+    return cacheable(jsonify(article_id=article_id, items=items), current_app.config["CACHE_MAX_AGE"], index.version)
+
+
 @blueprint.get("/api/v1/popular")
 def popular() -> Response:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
@@ -167,15 +186,18 @@ def popular() -> Response:
 def recommendations(article_id: str) -> Response:
     """Both boxes of an article page in one call; no article appears twice on the page."""
     related_limit = int_parameter("related", DEFAULT_LIMIT, 0, MAX_LIMIT)
+    tagged_limit = int_parameter("tagged", DEFAULT_LIMIT, 0, MAX_LIMIT)
     popular_limit = int_parameter("popular", DEFAULT_LIMIT, 0, MAX_LIMIT)
     window = window_parameter()
     index = current_index()
     shown: set[str] = set()
     more_like_this = more_like_this_box(article_id, related_limit, shown, window)
+    tagged = boxes.related_by_tags(index, article_id, tagged_limit, shown) if tagged_limit else []
     source, popular_items = popular_box(window, popular_limit, None, shown) if popular_limit else ("views", [])
     body = jsonify(
         article_id=article_id,
         more_like_this=more_like_this,
+        related=[tagged_item(item) for item in tagged],
         popular=popular_items,
         popular_source=source,
         popular_window=window,

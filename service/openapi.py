@@ -120,12 +120,25 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/articles/{article_id}/related-by-tags": {
+                "get": {
+                    "summary": "\"Related\": articles sharing the article's editors' tags, rare tags first",
+                    "parameters": [_ARTICLE_ID, _query("limit", _LIMIT, "items wanted")],
+                    "responses": {
+                        "200": _json("RelatedByTags", "the list, best first; empty for an article without tags"),
+                        "304": _NOT_MODIFIED,
+                        "400": _error("invalid_parameter"),
+                        "404": _error("article_not_found"),
+                    },
+                }
+            },
             "/api/v1/articles/{article_id}/recommendations": {
                 "get": {
                     "summary": "both boxes of an article page, nothing twice",
                     "parameters": [
                         _ARTICLE_ID,
                         _query("related", _BOX_SIZE, "items of More like this"),
+                        _query("tagged", _BOX_SIZE, "items of Related (shared tags)"),
                         _query("popular", _BOX_SIZE, "items of Popular"),
                         _WINDOW,
                         _MIN_SCORE,
@@ -342,12 +355,35 @@ def document() -> dict[str, Any]:
                         "items": {"type": "array", "items": {"$ref": "#/components/schemas/PopularItem"}},
                     },
                 },
+                "TaggedItem": _item(
+                    {
+                        "shared_tags": {"type": "array", "items": {"type": "string"}},
+                        "reason": {"enum": ["pinned", "shared_tags"]},
+                    },
+                    ["shared_tags"],
+                ),
+                "RelatedByTags": {
+                    "type": "object",
+                    "required": ["article_id", "items"],
+                    "properties": {
+                        "article_id": {"type": "string"},
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/TaggedItem"}},
+                    },
+                },
                 "Recommendations": {
                     "type": "object",
-                    "required": ["article_id", "more_like_this", "popular", "popular_source", "popular_window"],
+                    "required": [
+                        "article_id",
+                        "more_like_this",
+                        "related",
+                        "popular",
+                        "popular_source",
+                        "popular_window",
+                    ],
                     "properties": {
                         "article_id": {"type": "string"},
                         "more_like_this": {"type": "array", "items": {"$ref": "#/components/schemas/RelatedItem"}},
+                        "related": {"type": "array", "items": {"$ref": "#/components/schemas/TaggedItem"}},
                         "popular": {"type": "array", "items": {"$ref": "#/components/schemas/PopularItem"}},
                         "popular_source": {"type": "string", "enum": ["views", "recent"]},
                         "popular_window": {"type": "string", "enum": _WINDOWS},

@@ -76,6 +76,10 @@
     if (data.more_like_this && data.more_like_this.length) {
       boxes.push(box(container.getAttribute("data-related-title") || "More like this", data.more_like_this, "related", links));
     }
+    // "Related" (editors' tags) is shown only when the article has tags that other articles share.
+    if (data.related && data.related.length) {
+      boxes.push(box(container.getAttribute("data-tagged-title") || "Related", data.related, "tagged", links));
+    }
     if (data.popular && data.popular.length) {
       boxes.push(box(container.getAttribute("data-popular-title") || "Popular", data.popular, "popular", links));
     }
@@ -98,6 +102,7 @@
     var controller = typeof AbortController === "function" ? new AbortController() : null;
     var timer = setTimeout(function () { if (controller) controller.abort(); }, TIMEOUT_MS);
     var query = "?related=" + (container.getAttribute("data-related") || 5) +
+      "&tagged=" + (container.getAttribute("data-tagged") || 5) +
       "&popular=" + (container.getAttribute("data-popular") || 5);
     var url = service + "/api/v1/articles/" + encodeURIComponent(articleId) + "/recommendations" + query;
     var started = Date.now();
