@@ -103,6 +103,10 @@ class ViewStore(Protocol):
         """Add already-deduplicated counts per (article id, hour), e.g. from an access log."""
         ...
 
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers now (readiness)."""
+        ...
+
     def hourly_counts(self, first_hour: int, last_hour: int) -> dict[str, dict[int, int]]:
         """Views per article per hour, for hours first_hour..last_hour inclusive."""
         ...

@@ -123,6 +123,14 @@ class SQLiteStore:
         with self._transaction() as db:
             db.executemany(_ADD_COUNT, [(a, h, n) for (a, h), n in counts.items()])
 
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers a read."""
+        try:
+            with self._read_lock:
+                self._read_db.execute("SELECT 1 FROM view_counts LIMIT 1").fetchall()
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"{self.path}: {error}") from error
+
     def hourly_counts(self, first_hour: int, last_hour: int) -> dict[str, dict[int, int]]:
         with self._read_lock:
             try:
@@ -227,6 +235,13 @@ class RedisStore:
                 pipeline.hincrby(self._hour_key(hour), article_id, views)
                 pipeline.expire(self._hour_key(hour), self._hash_ttl(hour, hour * HOUR), nx=True)
             pipeline.execute()
+        except self._errors as error:
+            raise StoreUnavailable(f"redis {redacted(self.url)}: {error}") from error
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless Redis answers within the socket timeout (0.5 s)."""
+        try:
+            self._redis.ping()
         except self._errors as error:
             raise StoreUnavailable(f"redis {redacted(self.url)}: {error}") from error
 

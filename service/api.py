@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from recommender import boxes
 from recommender.boxes import Item
+from recommender.errors import StoreUnavailable
 from recommender.events import (
     MAX_EVENT_BYTES,
     InvalidEvent,
@@ -236,6 +237,21 @@ def events() -> Response:
 def _accepted(counted: bool) -> Response:
     response = jsonify(status="accepted" if counted else "ignored_bot")
     response.status_code = 202
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.get("/readyz")
+def readyz() -> Response:
+    """Readiness, for a load balancer: 200 when an index is served and the page-view store answers, else 503
+    with the reason. ``/healthz`` stays liveness: a worker whose store is down still answers every list."""
+    index = current_index()
+    try:
+        current_popularity().store.ping()
+    except StoreUnavailable as error:
+        response = error_response(503, "store_unavailable", str(error))
+    else:
+        response = jsonify(status="ready", index_version=index.version, article_count=len(index))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -284,6 +284,12 @@ def document() -> dict[str, Any]:
                     "responses": {"200": _json("Health", "")},
                 }
             },
+            "/readyz": {
+                "get": {
+                    "summary": "readiness: an index is served and the page-view store answers",
+                    "responses": {"200": _json("Ready", "ready"), "503": _error("store_unavailable")},
+                }
+            },
             "/widget.js": {
                 "get": {
                     "summary": "the embeddable widget",
@@ -442,6 +448,15 @@ def document() -> dict[str, Any]:
                         "article_id": {"type": "string"},
                         "pinned": {"type": "array", "items": {"type": "string"}},
                         "blocked": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "Ready": {
+                    "type": "object",
+                    "required": ["status", "index_version", "article_count"],
+                    "properties": {
+                        "status": {"const": "ready"},
+                        "index_version": {"type": "string"},
+                        "article_count": {"type": "integer"},
                     },
                 },
                 "Health": {

@@ -13,7 +13,7 @@ from bench.harness import get_json, gunicorn
 from recommender.cli import main
 from recommender.index import load_index
 from recommender.publish import current_dir
-from tests.conftest import BUNDLED_CORPUS, write_jsonl
+from tests.conftest import BUNDLED_CORPUS, RedisServer, make_app, write_jsonl
 
 
 @pytest.fixture()
@@ -91,3 +91,24 @@ def test_writes_are_decided_by_the_shared_log_whichever_worker_takes_them(bundle
             assert (status, gone["error"]) == (404, "article_not_found")
             crossed += len({put["worker_pid"], again["worker_pid"], deleted["worker_pid"]}) > 1
         assert crossed, "every write landed on one worker: the test proved nothing"
+
+
+def test_readyz_is_503_while_the_redis_store_is_down(
+    small_index: Path, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    if redis_server.process is None:
+        redis_server.start()
+    app = make_app(small_index, tmp_path, POPULARITY_URL=redis_server.url)
+    client = app.test_client()
+    try:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
+        redis_server.stop()
+        down = client.get("/readyz")
+        assert down.status_code == 503 and down.get_json()["error"] == "store_unavailable"
+        assert client.get("/healthz").status_code == 200  # liveness: the worker still answers every list
+        assert client.get("/api/v1/articles/football-1/related").status_code == 200
+    finally:
+        redis_server.start()
+        app.extensions["recommender.popularity"].close()
+    assert client.get("/readyz").status_code == 200
