@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from recommender.validation import InvalidJSON, check_unicode, decode_json
@@ -34,8 +35,11 @@ class ViewEvent:
     visitor_id: str | None
 
 
-def parse_event(raw: bytes, is_article: Callable[[str], bool]) -> ViewEvent:
-    """The view described by a beacon body (JSON, also sent as text/plain); InvalidEvent otherwise."""
+EVENT_TYPES = ("view", "impression", "click")
+
+
+def decode_event(raw: bytes) -> dict[str, Any]:
+    """A beacon body (JSON, also sent as text/plain) as an object of a known ``type``; InvalidEvent otherwise."""
     try:
         event = decode_json(raw)
     except InvalidJSON as error:
@@ -46,6 +50,17 @@ def parse_event(raw: bytes, is_article: Callable[[str], bool]) -> ViewEvent:
         check_unicode(event)
     except ValueError as error:
         raise InvalidEvent("invalid_event", str(error)) from None
+    if event.get("type") not in EVENT_TYPES:
+        raise InvalidEvent("invalid_event", f"type must be one of {', '.join(EVENT_TYPES)}, got {event.get('type')!r}")
+    return event
+
+
+def parse_event(raw: bytes, is_article: Callable[[str], bool]) -> ViewEvent:
+    """The view described by a beacon body; InvalidEvent otherwise."""
+    return view_event(decode_event(raw), is_article)
+
+
+def view_event(event: dict[str, Any], is_article: Callable[[str], bool]) -> ViewEvent:
     if event.get("type") != "view":
         raise InvalidEvent("invalid_event", f"type must be 'view', got {event.get('type')!r}")
     article_id = event.get("article_id")

@@ -21,12 +21,13 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from crawlerdetect import CrawlerDetect
 
+from recommender.clicks import Key
 from recommender.errors import StoreUnavailable
 from recommender.events import anonymous_visitor_id
 
@@ -106,6 +107,12 @@ class ViewStore(Protocol):
     def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers now (readiness)."""
         ...
+
+    def add_click_counts(self, counts: Mapping[Key, tuple[int, int]]) -> None:
+        """Add impressions and clicks per (hour, box, position, reason, index version)."""
+        ...
+
+    def click_counts(self, first_hour: int, last_hour: int) -> dict[Key, tuple[int, int]]: ...
 
     def hourly_counts(self, first_hour: int, last_hour: int) -> dict[str, dict[int, int]]:
         """Views per article per hour, for hours first_hour..last_hour inclusive."""

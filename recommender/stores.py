@@ -11,13 +11,14 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis
 
+from recommender.clicks import Key
 from recommender.errors import StoreUnavailable
 from recommender.popularity import DAY, DEDUPE_SECONDS, HOUR, LONGEST_WINDOW_HOURS, View, ViewStore, hour_of
 
@@ -39,10 +40,26 @@ CREATE TABLE IF NOT EXISTS recent_visits (
     PRIMARY KEY (visitor_id, article_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS recent_visits_counted_at ON recent_visits (counted_at);
+CREATE TABLE IF NOT EXISTS click_counts (
+    hour INTEGER NOT NULL,
+    box TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    index_version TEXT NOT NULL,
+    impressions INTEGER NOT NULL,
+    clicks INTEGER NOT NULL,
+    PRIMARY KEY (hour, box, position, reason, index_version)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS daily_salts (
     day INTEGER PRIMARY KEY,
     salt BLOB NOT NULL
 );
+"""
+
+_ADD_CLICKS = """
+INSERT INTO click_counts VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (hour, box, position, reason, index_version)
+DO UPDATE SET impressions = impressions + excluded.impressions, clicks = clicks + excluded.clicks
 """
 
 _ADD_COUNT = """
@@ -131,6 +148,20 @@ class SQLiteStore:
         except sqlite3.Error as error:
             raise StoreUnavailable(f"{self.path}: {error}") from error
 
+    def add_click_counts(self, counts: Mapping[Key, tuple[int, int]]) -> None:
+        with self._transaction() as db:
+            db.executemany(_ADD_CLICKS, [(*key, impressions, clicks) for key, (impressions, clicks) in counts.items()])
+
+    def click_counts(self, first_hour: int, last_hour: int) -> dict[Key, tuple[int, int]]:
+        with self._read_lock:
+            try:
+                rows = self._read_db.execute(
+                    "SELECT * FROM click_counts WHERE hour BETWEEN ? AND ?", (first_hour, last_hour)
+                ).fetchall()
+            except sqlite3.Error as error:
+                raise StoreUnavailable(f"{self.path}: {error}") from error
+        return {(row[0], row[1], row[2], row[3], row[4]): (row[5], row[6]) for row in rows}
+
     def hourly_counts(self, first_hour: int, last_hour: int) -> dict[str, dict[int, int]]:
         with self._read_lock:
             try:
@@ -148,6 +179,7 @@ class SQLiteStore:
     def prune(self, before_hour: int, now: float) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM view_counts WHERE hour < ?", (before_hour,))
+            db.execute("DELETE FROM click_counts WHERE hour < ?", (before_hour,))
             db.execute("DELETE FROM recent_visits WHERE counted_at < ?", (now - DEDUPE_SECONDS,))
 
     def close(self) -> None:
@@ -244,6 +276,38 @@ class RedisStore:
             self._redis.ping()
         except self._errors as error:
             raise StoreUnavailable(f"redis {redacted(self.url)}: {error}") from error
+
+    def add_click_counts(self, counts: Mapping[Key, tuple[int, int]]) -> None:
+        """One hash per hour; a field per (box, position, reason, version) and kind, "i" or "c"."""
+        try:
+            pipeline = self._redis.pipeline(transaction=False)
+            for (hour, box, position, reason, version), (impressions, clicks) in counts.items():
+                key = f"{self.prefix}clicks:{hour}"
+                field = "\x1f".join((box, str(position), reason, version))
+                pipeline.hincrby(key, f"{field}\x1fi", impressions)
+                pipeline.hincrby(key, f"{field}\x1fc", clicks)
+                pipeline.expire(key, self._hash_ttl(hour, hour * HOUR))
+            pipeline.execute()
+        except self._errors as error:
+            raise StoreUnavailable(f"redis {redacted(self.url)}: {error}") from error
+
+    def click_counts(self, first_hour: int, last_hour: int) -> dict[Key, tuple[int, int]]:
+        try:
+            pipeline = self._redis.pipeline(transaction=False)
+            hours = range(first_hour, last_hour + 1)
+            for hour in hours:
+                pipeline.hgetall(f"{self.prefix}clicks:{hour}")
+            replies = pipeline.execute()
+        except self._errors as error:
+            raise StoreUnavailable(f"redis {redacted(self.url)}: {error}") from error
+        counts: dict[Key, tuple[int, int]] = {}
+        for hour, fields in zip(hours, replies, strict=True):
+            for raw, value in fields.items():
+                box, position, reason, version, kind = raw.decode().split("\x1f")
+                key = (hour, box, int(position), reason, version)
+                impressions, clicks = counts.get(key, (0, 0))
+                counts[key] = (impressions + int(value), clicks) if kind == "i" else (impressions, clicks + int(value))
+        return counts
 
     def hourly_counts(self, first_hour: int, last_hour: int) -> dict[str, dict[int, int]]:
         hours = range(first_hour, last_hour + 1)

@@ -7,12 +7,17 @@ import os
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from recommender.clicks import GROUPS, parse_group, report
 from recommender.corpus import parse_article
 from recommender.curation import parse_curation
 from recommender.errors import UnknownArticle
+from recommender.popularity import WINDOWS, hour_of
 from recommender.validation import InvalidJSON, decode_json
-from service.errors import error_response
+from service.errors import InvalidParameter, error_response
 from service.live import current_holder, current_index
+from service.popularity import current_popularity
+
+REPORT_WINDOWS = {name: WINDOWS[name] for name in ("24h", "7d")}
 
 blueprint = Blueprint("admin", __name__)
 
@@ -110,3 +115,22 @@ def delete_curation(article_id: str) -> Response:
     holder.curation.clear(article_id)  # type: ignore[union-attr]
     holder.refresh()
     return _curation_response(article_id)
+
+
+@blueprint.get("/api/v1/reports/clicks")
+def click_report() -> Response:
+    """Impressions, clicks and click-through rate of the boxes over a window, grouped as asked."""
+    window = request.args.get("window", "24h")
+    if window not in REPORT_WINDOWS:
+        raise InvalidParameter(f"window must be one of {', '.join(REPORT_WINDOWS)}, got {window!r}")
+    try:
+        group = parse_group(request.args.get("group", ",".join(GROUPS)))
+    except ValueError as error:
+        raise InvalidParameter(str(error)) from None
+    popularity = current_popularity()
+    popularity.clicks.flush()  # what this worker holds counts too
+    last = hour_of(current_app.config["CLOCK"]())
+    counts = popularity.store.click_counts(last - REPORT_WINDOWS[window] + 1, last)
+    response = jsonify(window=window, rows=[row.to_dict() for row in report(counts, group)])
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -12,21 +14,23 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from recommender import boxes
 from recommender.boxes import Item
+from recommender.clicks import InvalidClickEvent, click_key, impression_counts
 from recommender.errors import StoreUnavailable
 from recommender.events import (
     MAX_EVENT_BYTES,
     InvalidEvent,
     client_fingerprint,
+    decode_event,
     origin_allowed,
     page_origin,
-    parse_event,
+    view_event,
 )
-from recommender.popularity import DEFAULT_WINDOW, WINDOWS, is_bot
+from recommender.popularity import DEFAULT_WINDOW, WINDOWS, hour_of, is_bot
 from recommender.relevance import AUTO, parse_min_score
 from recommender.rerank import RerankSettings
 from service.errors import InvalidParameter, error_response
 from service.live import current_index
-from service.popularity import current_popularity
+from service.popularity import Popularity, current_popularity
 
 blueprint = Blueprint("api", __name__)
 
@@ -202,6 +206,7 @@ def recommendations(article_id: str) -> Response:
         popular=popular_items,
         popular_source=source,
         popular_window=window,
+        index_version=index.version,
     )
     return cacheable(body, current_app.config["POPULAR_CACHE_MAX_AGE"], index.version, with_popular=True)
 
@@ -222,15 +227,32 @@ def events() -> Response:
     raw = request.get_data(cache=False)
     if len(raw) > MAX_EVENT_BYTES:
         return error_response(413, "payload_too_large", f"an event is at most {MAX_EVENT_BYTES} bytes")
+    is_article = current_index().__contains__
     try:
-        event = parse_event(raw, current_index().__contains__)
-    except InvalidEvent as error:
+        event = decode_event(raw)
+        if event["type"] != "view":
+            return _click_event(event, is_article, popularity)
+        view = view_event(event, is_article)
+    except (InvalidEvent, InvalidClickEvent) as error:
         return error_response(400, error.code, str(error))
     user_agent = request.user_agent.string
     if is_bot(user_agent):
         return _accepted(counted=False)
-    client = client_fingerprint(address, user_agent) if event.visitor_id is None else None
-    popularity.recorder.record(event.article_id, event.visitor_id, client)
+    client = client_fingerprint(address, user_agent) if view.visitor_id is None else None
+    popularity.recorder.record(view.article_id, view.visitor_id, client)
+    return _accepted(counted=True)
+
+
+def _click_event(event: dict[str, Any], is_article: Callable[[str], bool], popularity: Popularity) -> Response:
+    """An impression of a box, or a click in one: validated like views, counted per hour."""
+    hour = hour_of(current_app.config["CLOCK"]())
+    if event["type"] == "impression":
+        impressions, clicks = impression_counts(event, is_article, hour), []
+    else:
+        impressions, clicks = Counter(), [click_key(event, is_article, hour)]
+    if is_bot(request.user_agent.string):
+        return _accepted(counted=False)
+    popularity.clicks.add(impressions.elements(), clicks)
     return _accepted(counted=True)
 
 

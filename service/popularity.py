@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from recommender.clicks import ClickCounter
 from recommender.popularity import PopularRankings, ViewRecorder, ViewStore
 from recommender.ratelimit import TokenBuckets
 from recommender.stores import default_store_url, open_store
@@ -20,11 +21,13 @@ class Popularity:
     rankings: PopularRankings
     limiter: TokenBuckets | None  # events per client in this worker; None when unlimited
     allowed_origins: frozenset[str]  # pages that may report views; empty: any
+    clicks: ClickCounter  # impressions and clicks of the boxes
 
     def close(self) -> None:
-        """Stop the refresher, write what the recorder holds, then close the store; safe to call twice."""
+        """Stop the refresher, write what the recorders hold, then close the store; safe to call twice."""
         self.rankings.close()
         self.recorder.close()
+        self.clicks.close()
         self.store.close()
 
 
@@ -45,6 +48,7 @@ def init_app(app: Flask) -> None:
         PopularRankings(store, clock, float(config["POPULAR_REFRESH_SECONDS"]), published_timestamp),
         TokenBuckets(per_minute / 60, int(config["EVENTS_BURST"]), clock) if per_minute > 0 else None,
         parse_origins(config["RECOMMENDER_ALLOWED_ORIGINS"]),
+        ClickCounter(store, float(config["POPULARITY_FLUSH_SECONDS"])),
     )
     app.extensions["recommender.popularity"] = popularity
     popularity.rankings.start()
