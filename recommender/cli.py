@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from recommender.access_log import SKIP_REASONS, article_paths, hour_label, import_views
 from recommender.changes import ChangeLog, default_changes_path
+from recommender.clicks import parse_group, report
 from recommender.corpus import DEFAULT_MAX_BAD_FRACTION, check_corpus, load_corpus
 from recommender.curation import CurationStore, default_curation_path, parse_curation
 from recommender.errors import IncompatibleIndex, RecommenderError, TooManyBadRows
@@ -25,6 +26,7 @@ from recommender.evaluate import evaluate, floor_costs, score_buckets
 from recommender.index import MANIFEST, Index, build_index, exported_at, read_manifest, read_quality, save_index
 from recommender.live import IndexHolder
 from recommender.neighbours import SearchSettings
+from recommender.popularity import WINDOWS, hour_of
 from recommender.publish import (
     DEFAULT_INDEX,
     PublishRefused,
@@ -295,6 +297,30 @@ def _curate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    """Impressions, clicks and click-through rate of the boxes, from the store the service counts in."""
+    url = args.popularity_url or default_store_url(str(args.index))
+    try:
+        store = open_store(url)
+        group = parse_group(args.group)
+    except ValueError as error:
+        raise RecommenderError(str(error)) from error
+    try:
+        last = hour_of(time.time())
+        counts = store.click_counts(last - WINDOWS[args.window] + 1, last)
+    finally:
+        store.close()
+    rows = report(counts, group)
+    print(f"clicks in the last {args.window} ({redacted(url)})")
+    print("  ".join(f"{name:<22}" for name in group) + f"{'impressions':>12}{'clicks':>8}{'ctr':>8}")
+    for row in rows:
+        cells = "  ".join(f"{str(row.group[name]):<22}" for name in group)
+        print(f"{cells}{row.impressions:>12}{row.clicks:>8}{row.ctr:>8.2%}")
+    if not rows:
+        print("no impressions yet")
+    return 0
+
+
 def _rollback(args: argparse.Namespace) -> int:
     """Point the index root's current version back at the previous one."""
     version = rollback(args.index_root)
@@ -459,6 +485,21 @@ def make_parser() -> argparse.ArgumentParser:
         help="the served index directory or index root (default: $RECOMMENDER_INDEX or var/index)",
     )
     curate.set_defaults(handler=_curate)
+
+    reports = commands.add_parser("report", help="reports for editors: clicks", description=_report.__doc__)
+    reports.add_argument("what", choices=["clicks"], help="the report")
+    reports.add_argument("--window", choices=["24h", "7d"], default="24h", help="the window (default 24h)")
+    reports.add_argument("--group", default="box,position,reason,index_version", help="columns to group by")
+    reports.add_argument(
+        "--index",
+        type=Path,
+        default=Path(os.environ.get("RECOMMENDER_INDEX", DEFAULT_INDEX)),
+        help="the served index (its store is beside it by default)",
+    )
+    reports.add_argument(
+        "--popularity-url", default=os.environ.get("POPULARITY_URL"), help="the store (default as the service)"
+    )
+    reports.set_defaults(handler=_report)
 
     for name, handler in (("rollback", _rollback), ("versions", _versions)):
         command = commands.add_parser(name, help=handler.__doc__, description=handler.__doc__)

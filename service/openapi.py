@@ -14,6 +14,8 @@ from flask import Blueprint, Response, jsonify
 blueprint = Blueprint("openapi", __name__)
 
 _ID_PATTERN = "^[A-Za-z0-9._:-]{1,128}$"
+_VERSION_PATTERN = "^[A-Za-z0-9._+:-]{1,100}$"
+_BOXES = ("more_like_this", "popular", "related")
 _URL_PATTERN = "^(https?://[^\\s]+|/[^\\s]*)$"
 _WINDOWS = ["1h", "24h", "7d"]
 _REASONS = ["pinned", "similar", "same_section_recent", "popular", "recent"]
@@ -175,12 +177,22 @@ def document() -> dict[str, Any]:
             },
             "/api/v1/events": {
                 "post": {
-                    "summary": "report a page view",
+                    "summary": "report a page view, an impression of a box or a click in one",
                     "description": "The same JSON is also accepted as a text/plain body, as navigator.sendBeacon "
                     "sends it.",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ViewEvent"}}},
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/ViewEvent"},
+                                        {"$ref": "#/components/schemas/ImpressionEvent"},
+                                        {"$ref": "#/components/schemas/ClickEvent"},
+                                    ]
+                                }
+                            }
+                        },
                     },
                     "responses": {
                         "202": _json("Accepted", "counted, or ignored as a bot"),
@@ -275,6 +287,21 @@ def document() -> dict[str, Any]:
                         "401": _html("the editors' token is needed"),
                         "403": _html("no admin token configured: read-only"),
                         "404": _html_or_error("no such article"),
+                    },
+                }
+            },
+            "/api/v1/reports/clicks": {
+                "get": {
+                    "summary": "impressions, clicks and click-through rate of the boxes over a window",
+                    "security": _AUTH,
+                    "parameters": [
+                        _query("window", {"type": "string", "enum": ["24h", "7d"], "default": "24h"}, "the window"),
+                        _query("group", {"type": "string"}, "comma-separated: box, position, reason, index_version"),
+                    ],
+                    "responses": {
+                        "200": _json("ClickReport", "rows, most impressions first"),
+                        "400": _error("invalid_parameter"),
+                        **_ADMIN_ERRORS,
                     },
                 }
             },
@@ -378,6 +405,7 @@ def document() -> dict[str, Any]:
                 },
                 "Recommendations": {
                     "type": "object",
+                    "description": "index_version names the version that answered, for the widget's click reports",
                     "required": [
                         "article_id",
                         "more_like_this",
@@ -393,6 +421,7 @@ def document() -> dict[str, Any]:
                         "popular": {"type": "array", "items": {"$ref": "#/components/schemas/PopularItem"}},
                         "popular_source": {"type": "string", "enum": ["views", "recent"]},
                         "popular_window": {"type": "string", "enum": _WINDOWS},
+                        "index_version": {"type": "string"},
                     },
                 },
                 "ViewEvent": {
@@ -402,6 +431,54 @@ def document() -> dict[str, Any]:
                         "type": {"const": "view"},
                         "article_id": {"type": "string"},
                         "visitor_id": {"type": ["string", "null"], "pattern": _ID_PATTERN},
+                    },
+                },
+                "ImpressionEvent": {
+                    "type": "object",
+                    "required": ["type", "article_id", "box", "ids", "reasons", "index_version"],
+                    "properties": {
+                        "type": {"const": "impression"},
+                        "article_id": {"type": "string"},
+                        "box": {"enum": list(_BOXES)},
+                        "ids": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 50},
+                        "reasons": {"type": "array", "items": {"enum": _REASONS}, "minItems": 1, "maxItems": 50},
+                        "index_version": {"type": "string", "pattern": _VERSION_PATTERN},
+                    },
+                },
+                "ClickEvent": {
+                    "type": "object",
+                    "required": ["type", "article_id", "target_id", "box", "position", "reason", "index_version"],
+                    "properties": {
+                        "type": {"const": "click"},
+                        "article_id": {"type": "string"},
+                        "target_id": {"type": "string"},
+                        "box": {"enum": list(_BOXES)},
+                        "position": {"type": "integer", "minimum": 1, "maximum": 50},
+                        "reason": {"enum": _REASONS},
+                        "index_version": {"type": "string", "pattern": _VERSION_PATTERN},
+                    },
+                },
+                "ClickReport": {
+                    "type": "object",
+                    "required": ["window", "rows"],
+                    "properties": {
+                        "window": {"enum": ["24h", "7d"]},
+                        "rows": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["impressions", "clicks", "ctr"],
+                                "properties": {
+                                    "box": {"type": "string"},
+                                    "position": {"type": "integer"},
+                                    "reason": {"type": "string"},
+                                    "index_version": {"type": "string"},
+                                    "impressions": {"type": "integer"},
+                                    "clicks": {"type": "integer"},
+                                    "ctr": {"type": "number"},
+                                },
+                            },
+                        },
                     },
                 },
                 "Accepted": {

@@ -14,10 +14,11 @@ from importlib.resources import files
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from recommender import boxes
+from recommender.clicks import report
 from recommender.curation import parse_curation
-from recommender.errors import UnknownArticle
+from recommender.errors import StoreUnavailable, UnknownArticle
 from recommender.explain import shared_terms
-from recommender.popularity import DEFAULT_WINDOW, WINDOWS
+from recommender.popularity import DEFAULT_WINDOW, WINDOWS, hour_of
 from service.api import popular_box
 from service.live import current_holder, current_index
 from service.popularity import current_popularity
@@ -84,8 +85,20 @@ def preview_search() -> str:
                 if len(results) == MAX_SEARCH_RESULTS:
                     break
     index = current_index()
+    popularity = current_popularity()
+    try:
+        popularity.clicks.flush()
+        last = hour_of(current_app.config["CLOCK"]())
+        clicks = report(popularity.store.click_counts(last - 23, last), ("box", "reason"))
+    except StoreUnavailable:
+        clicks = None
     return render_template(
-        "preview_search.html", query=query, results=results, quality=index.base.quality, version=index.version
+        "preview_search.html",
+        query=query,
+        results=results,
+        quality=index.base.quality,
+        version=index.version,
+        clicks=clicks,
     )
 
 

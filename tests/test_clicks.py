@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from recommender.cli import main
 from tests.conftest import FakeClock, make_app
 
 TOKEN = "editor-token"
@@ -118,3 +119,20 @@ def test_the_report_needs_the_token_and_valid_parameters(app) -> None:
     for query in ("window=1h", "group=colour", "group="):
         response = client.get(f"/api/v1/reports/clicks?{query}", headers=AUTH)
         assert response.status_code == 400 and response.get_json()["error"] == "invalid_parameter"
+
+
+def test_the_report_command_prints_the_same_rows(small_index: Path, tmp_path: Path, capsys) -> None:
+    url = f"sqlite:///{tmp_path / 'views.sqlite3'}"
+    app = make_app(small_index, tmp_path, POPULARITY_URL=url, POPULARITY_FLUSH_SECONDS=0)
+    client = app.test_client()
+    send(client, IMPRESSION)
+    send(client, CLICK)
+    app.extensions["recommender.popularity"].close()
+    assert main(["report", "clicks", "--window", "7d", "--popularity-url", url, "--group", "position"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("clicks in the last 7d")
+    assert sorted(line.split() for line in lines[2:]) == [  # equal impressions: the order is not the point
+        ["1", "1", "0", "0.00%"],
+        ["2", "1", "1", "100.00%"],
+        ["3", "1", "0", "0.00%"],
+    ]

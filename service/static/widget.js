@@ -40,7 +40,19 @@
     return node;
   }
 
-  function box(title, items, kind, linkTemplate) {
+  // Sends one event through navigator.sendBeacon (text/plain, no preflight); never throws.
+  function beacon(service, event) {
+    try {
+      if (navigator.sendBeacon) {
+        navigator.sendBeacon(service + "/api/v1/events", new Blob([JSON.stringify(event)], { type: "text/plain" }));
+      }
+    } catch (ignored) {
+      // a blocked beacon must not break the host page
+    }
+  }
+
+  // report(event) sends a box's impression now and a click when a reader follows an item.
+  function box(title, items, kind, linkTemplate, report) {
     var section = element("section", "recommender-box recommender-" + kind);
     var headingId = "recommender-" + kind + "-" + Math.random().toString(36).slice(2, 8);
     var heading = element("h2", "recommender-heading", title);
@@ -48,7 +60,7 @@
     section.setAttribute("aria-labelledby", headingId);
     section.appendChild(heading);
     var list = element("ol", "recommender-list");
-    items.forEach(function (item) {
+    items.forEach(function (item, index) {
       var entry = element("li", "recommender-item");
       // Why the item is there (similar, same_section_recent, popular, recent): kept for click reports.
       if (item.reason) entry.setAttribute("data-reason", item.reason);
@@ -63,34 +75,51 @@
         link.appendChild(image);
       }
       link.appendChild(element("span", "recommender-title", item.title));
+      link.addEventListener("click", function () {
+        report({ type: "click", target_id: item.id, position: index + 1, reason: item.reason });
+      });
       entry.appendChild(link);
       list.appendChild(entry);
     });
     section.appendChild(list);
+    report({
+      type: "impression",
+      ids: items.map(function (item) { return item.id; }),
+      reasons: items.map(function (item) { return item.reason; }),
+    });
     return section;
   }
 
-  function render(container, data) {
+  function render(container, data, service) {
     var boxes = [];
     var links = container.getAttribute("data-link-template");
+    function reporter(name) {
+      return function (event) {
+        event.article_id = data.article_id;
+        event.box = name;
+        event.index_version = data.index_version;
+        beacon(service, event);
+      };
+    }
     if (data.more_like_this && data.more_like_this.length) {
-      boxes.push(box(container.getAttribute("data-related-title") || "More like this", data.more_like_this, "related", links));
+      boxes.push(box(container.getAttribute("data-related-title") || "More like this", data.more_like_this, "related",
+        links, reporter("more_like_this")));
     }
     // "Related" (editors' tags) is shown only when the article has tags that other articles share.
     if (data.related && data.related.length) {
-      boxes.push(box(container.getAttribute("data-tagged-title") || "Related", data.related, "tagged", links));
+      boxes.push(box(container.getAttribute("data-tagged-title") || "Related", data.related, "tagged", links,
+        reporter("related")));
     }
     if (data.popular && data.popular.length) {
-      boxes.push(box(container.getAttribute("data-popular-title") || "Popular", data.popular, "popular", links));
+      boxes.push(box(container.getAttribute("data-popular-title") || "Popular", data.popular, "popular", links,
+        reporter("popular")));
     }
     boxes.forEach(function (node) { container.appendChild(node); });
     if (boxes.length) container.hidden = false;
   }
 
   function reportView(service, articleId) {
-    if (!navigator.sendBeacon) return;
-    var event = { type: "view", article_id: articleId, visitor_id: visitorId() };
-    navigator.sendBeacon(service + "/api/v1/events", new Blob([JSON.stringify(event)], { type: "text/plain" }));
+    beacon(service, { type: "view", article_id: articleId, visitor_id: visitorId() });
   }
 
   function load(container) {
@@ -110,7 +139,7 @@
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (data) {
         clearTimeout(timer);
-        if (data && Date.now() - started <= TIMEOUT_MS) render(container, data);
+        if (data && Date.now() - started <= TIMEOUT_MS) render(container, data, service);
       })
       .catch(function () { clearTimeout(timer); }); // slow or failing service: the boxes stay hidden
     try {
