@@ -413,6 +413,7 @@ def test_redis_going_away_keeps_the_page_answering(
             site.view("baking-1", 5)  # acknowledged, kept in the buffer at the flush
         assert "store unavailable; 5 views kept" in caplog.text
         assert app.extensions["recommender.popularity"].recorder.pending == 5
+        assert site.client.get("/healthz").get_json()["pending_views"] == 5  # the buffer is visible to operators
         clock.advance(60)
         response = site.client.get("/api/v1/articles/football-1/recommendations")
         assert response.status_code == 200
@@ -421,6 +422,7 @@ def test_redis_going_away_keeps_the_page_answering(
     finally:
         redis_server.start()
     site.flush()  # the kept views reach the store once it is back (a fresh server: space-2's views are gone)
+    assert site.client.get("/healthz").get_json()["pending_views"] == 0
     assert [(i["id"], i["views"]) for i in site.popular()["items"] if i["reason"] == "popular"] == [("baking-1", 5)]
     app.extensions["recommender.popularity"].close()
 
