@@ -97,6 +97,7 @@ class Interval:
     sent: int = 0
     cpu: float = 0.0  # seconds of CPU of the load process
     idle: float = 0.0  # seconds spent waiting for the next slot (ahead of schedule)
+    slowest: dict[int, float] = field(default_factory=dict)  # 10-second slot of the run -> slowest read, ms
 
 
 def _offer_mix(port: int, paths: dict[str, list[str]], views: tuple[list[str], list[float]], rate: float,
@@ -158,8 +159,11 @@ def _offer_mix(port: int, paths: dict[str, list[str]], views: tuple[list[str], l
         except (OSError, http.client.HTTPException) as error:
             bucket.read_errors[type(error).__name__] += 1
             connection.close()
-        bucket.latencies.append((time.perf_counter() - before) * 1000)
+        latency = (time.perf_counter() - before) * 1000
+        bucket.latencies.append(latency)
         bucket.reads += 1
+        slot = int(elapsed // 10)
+        bucket.slowest[slot] = max(bucket.slowest.get(slot, 0.0), latency)
     connection.close()
     bucket.cpu = _cpu_seconds() - cpu_mark
     results.put(("interval", seed, current, vars(bucket)))
@@ -260,10 +264,11 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def rss_mib(pid: int) -> float | None:
+def rss_mib(pid: int, field: str = "VmRSS") -> float | None:
+    """A memory figure of /proc/<pid>/status in MiB: VmRSS, or its parts RssAnon (heap) and RssFile (mapped files)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
@@ -424,6 +429,10 @@ def watch(server, redis_server: RedisServer, collector: Collector, started: floa
                 {
                     "interval": number,
                     "rss_mib": {str(pid): rss_mib(pid) for pid in workers},
+                    # RSS grows as requests touch more of the memory-mapped index (file pages, shared and
+                    # reclaimable) or as the heap grows (anonymous): the parts tell which.
+                    "rss_anon_mib": {str(pid): rss_mib(pid, "RssAnon") for pid in workers},
+                    "rss_file_mib": {str(pid): rss_mib(pid, "RssFile") for pid in workers},
                     "master_rss_mib": rss_mib(master),
                     "redis_rss_mib": rss_mib(redis_pid),
                     "cpu_workers_s": round(worker_total, 1),
@@ -476,6 +485,7 @@ class Collector:
         self.sent = 0
         self.finished = 0
         self.flood_finished = False
+        self.slowest: dict[int, float] = {}  # 10-second slot -> slowest read of any load process, ms
 
     @property
     def done(self) -> bool:
@@ -506,6 +516,8 @@ class Collector:
             bucket.sent += part.sent
             bucket.cpu += part.cpu
             bucket.idle += part.idle
+            for slot, latency in part.slowest.items():
+                self.slowest[slot] = max(self.slowest.get(slot, 0.0), latency)
         elif message[0] == "done":
             self.acknowledged.update(message[2])
             self.sent += message[3]
@@ -575,6 +587,8 @@ def summarise(args, collected: Collector, samples: dict, counted: Counter, log: 
                 "read_max_ms": round(latencies[-1], 1) if latencies else None,
                 "events": {str(k): v for k, v in bucket.events.items()},
                 "rss_mib": resources.get("rss_mib"),
+                "rss_anon_mib": resources.get("rss_anon_mib"),
+                "rss_file_mib": resources.get("rss_file_mib"),
                 "pending_views_max": {pid: max(values) for pid, values in pending.items()},
                 "pending_views_end": in_interval[-1]["pending"] if in_interval else None,
                 "accept_queue_max": max((entry["accept"] for entry in in_interval), default=0),
@@ -630,6 +644,9 @@ def summarise(args, collected: Collector, samples: dict, counted: Counter, log: 
         "worker_pids_at_end": workers_at_end,
         "log": log_lines(log),
         "rows": rows,
+        "slowest_read_ms_by_10s": {
+            f"{slot * 10}-{slot * 10 + 10}s": round(ms, 1) for slot, ms in sorted(collected.slowest.items())
+        },  # fmt: skip
         "pending_timeline": timeline,
     }
 
@@ -638,13 +655,21 @@ def table(result: dict) -> str:
     """The per-minute markdown table."""
     pids = result["worker_pids"]
     lines = [
-        "| minute | requests (/s) | read errors | read p50 / p99 ms | RSS per worker MiB "
+        "| minute | requests (/s) | read errors | read p50 / p99 ms | RSS per worker MiB (of which heap) "
         "| view buffer max per worker | accept queue max | flood 202 / 429 (/s) "
         "| cores busy: workers / load / rest | load idle |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result["rows"]:
-        rss = " / ".join(f"{row['rss_mib'].get(str(pid), '–')}" for pid in pids) if row["rss_mib"] else "–"
+        anon = row.get("rss_anon_mib") or {}
+        rss = (
+            " / ".join(
+                f"{row['rss_mib'].get(str(pid), '–')}" + (f" ({anon[str(pid)]})" if anon.get(str(pid)) else "")
+                for pid in pids
+            )
+            if row["rss_mib"]
+            else "–"
+        )
         pending = " / ".join(str(row["pending_views_max"].get(str(pid), "–")) for pid in pids)
         minute = f"{row['minute']}" + (
             f" (Redis paused {row['redis_paused_s']:.0f} s)" if row["redis_paused_s"] else ""
