@@ -62,6 +62,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # Benchmarks (see bench/*.py docstrings); most need ../shared/corpora and say so when it is absent.
+# bench.soak takes 10 minutes (--minutes); it starts its own redis-server.
 bench: install system-packages
 	$(BIN)/python -m bench.build
 	$(BIN)/python -m bench.relevance
@@ -70,6 +71,7 @@ bench: install system-packages
 	$(BIN)/python -m bench.events
 	$(BIN)/python -m bench.reload
 	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.soak
 
 evaluate: install
 	@for corpus in bbc reuters21578 mind-sample; do \

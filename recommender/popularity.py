@@ -201,6 +201,7 @@ class ViewRecorder:
         self.rejected = 0
         self._reported_overflow = 0
         self._pending: deque[View] = deque()
+        self._writing = 0  # views of the batch a flush has taken and not yet written or put back
         self._pending_lock = threading.Lock()  # record() against a flush putting views back
         self._flush_lock = threading.Lock()  # one flush at a time
         self._start_lock = threading.Lock()  # never held while writing, so a request never waits on the store
@@ -211,8 +212,14 @@ class ViewRecorder:
 
     @property
     def pending(self) -> int:
-        """Views acknowledged and not yet written."""
+        """Views acknowledged and waiting in the buffer (not those of the batch a flush is writing now)."""
         return len(self._pending)
+
+    @property
+    def unwritten(self) -> int:
+        """Views acknowledged and not yet in the store: in the buffer, or in the batch being written."""
+        with self._pending_lock:
+            return len(self._pending) + self._writing
 
     def record(self, article_id: str, visitor_id: str | None = None, client: bytes | None = None) -> None:
         """Buffer a view; without a visitor id, ``client`` (see events.client_fingerprint) dedupes it."""
@@ -256,26 +263,34 @@ class ViewRecorder:
             with self._pending_lock:
                 batch = list(self._pending)
                 self._pending.clear()
-            if not batch:
-                return 0, True
+                self._writing = len(batch)
             try:
-                batch = self._identified(batch)
-            except StoreUnavailable as error:
-                log.warning("page-view store unavailable; %d views kept for the next try: %s", len(batch), error)
-                self._put_back(batch)
-                return 0, False
-            except Exception:
-                self.rejected += len(batch)
-                log.exception(
-                    "dropped %d page views: no salt for their visitors (%d in all)", len(batch), self.rejected
-                )
-                return 0, False
-            counted, unwritten = self._write(batch)
-            if unwritten:
-                self._put_back(unwritten)
-                return counted, False
-            self._prune_hourly()
-            return counted, True
+                return self._flush_batch(batch)
+            finally:
+                with self._pending_lock:
+                    self._writing = 0
+
+    def _flush_batch(self, batch: list[View]) -> tuple[int, bool]:
+        if not batch:
+            return 0, True
+        try:
+            batch = self._identified(batch)
+        except StoreUnavailable as error:
+            log.warning("page-view store unavailable; %d views kept for the next try: %s", len(batch), error)
+            self._put_back(batch)
+            return 0, False
+        except Exception:
+            self.rejected += len(batch)
+            log.exception("dropped %d page views: no salt for their visitors (%d in all)", len(batch), self.rejected)
+            return 0, False
+        counted, unwritten = self._write(batch)
+        if unwritten:
+            self._put_back(unwritten)
+            return counted, False
+        with self._pending_lock:
+            self._writing = 0  # written: no longer waiting while old buckets are pruned
+        self._prune_hourly()
+        return counted, True
 
     def _identified(self, batch: list[View]) -> list[View]:
         """Views without a visitor id get one from their client's fingerprint and the day's salt."""
@@ -318,6 +333,7 @@ class ViewRecorder:
     def _put_back(self, views: list[View]) -> None:
         """Return unwritten views to the front of the buffer, oldest dropped beyond the bound."""
         with self._pending_lock:
+            self._writing = 0  # they are counted in the buffer again
             excess = len(views) + len(self._pending) - self.max_pending
             if excess > 0:
                 dropped = min(excess, len(views))

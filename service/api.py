@@ -287,6 +287,9 @@ def healthz() -> Response:
         article_count=len(index),
         built_at=index.manifest["built_at"],
         worker_pid=os.getpid(),
+        # Views this worker has acknowledged and not yet written to the store (they grow while it is down),
+        # the batch being written included.
+        pending_views=current_popularity().recorder.unwritten,
     )
     response.headers["Cache-Control"] = "no-store"
     return response

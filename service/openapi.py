@@ -538,13 +538,14 @@ def document() -> dict[str, Any]:
                 },
                 "Health": {
                     "type": "object",
-                    "required": ["status", "index_version", "article_count", "built_at", "worker_pid"],
+                    "required": ["status", "index_version", "article_count", "built_at", "worker_pid", "pending_views"],
                     "properties": {
                         "status": {"const": "ok"},
                         "index_version": {"type": "string"},
                         "article_count": {"type": "integer"},
                         "built_at": {"type": "string"},
                         "worker_pid": {"type": "integer"},
+                        "pending_views": {"type": "integer", "minimum": 0},
                     },
                 },
             },

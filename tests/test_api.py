@@ -82,6 +82,7 @@ def test_healthz_names_the_index(client, app) -> None:
     index = app.extensions["recommender.holder"].live
     assert body["status"] == "ok"
     assert body["index_version"] == index.version and body["article_count"] == 14
+    assert body["pending_views"] == 0  # no view acknowledged yet
 
 
 def test_lists_are_cacheable_and_revalidate_with_the_index_version(client) -> None:

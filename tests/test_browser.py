@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,9 +87,10 @@ def test_clicking_a_related_link_opens_that_articles_page(page: Page, service: s
 
 def test_a_page_view_is_counted_and_changes_the_popular_box(browser: Browser, page: Page, service: str) -> None:
     article = "wikinews-Bombs_kill_at_least_20_at_cathedral_in_Mindanao,_Philippines"
+    title = "Bombs kill at least 20 at cathedral in Mindanao, Philippines"
     page.goto(f"{service}/demo/{quoted(article)}")
     wait_for_boxes(page)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while True:
         _, popular = get_json(f"{service}/api/v1/popular?window=1h&limit=50")
         counted = {item["id"]: item["views"] for item in popular["items"] if popular["source"] == "views"}
@@ -95,35 +98,71 @@ def test_a_page_view_is_counted_and_changes_the_popular_box(browser: Browser, pa
             break
         assert time.monotonic() < deadline, f"the view was not counted: {popular}"
         time.sleep(0.25)
-    time.sleep(1.2)  # every worker's Popular ranking is at most POPULAR_REFRESH_SECONDS old
-    reader = browser.new_context(user_agent=READER_AGENT)  # another reader: nothing in the browser's HTTP cache
-    try:
-        other = reader.new_page()
-        other.goto(f"{service}/demo/{quoted(SCREENSHOT_ARTICLE)}")
-        wait_for_boxes(other)
-        # The corpus has no sections: a popular article also fills "More like this", marked as popular.
-        shown = titles(other, "related") + titles(other, "popular")
-        assert "Bombs kill at least 20 at cathedral in Mindanao, Philippines" in shown
-        reasons = other.locator("section.recommender-item, li.recommender-item").evaluate_all(
-            "items => items.map(item => item.getAttribute('data-reason'))"
-        )
-        assert "popular" in reasons and set(reasons) <= {"similar", "popular", "recent"}
-    finally:
-        reader.close()
+    # Each worker recomputes its ranking on its own schedule (POPULAR_REFRESH_SECONDS): another reader's page
+    # shows the article once the worker answering it has refreshed since the view was written.
+    deadline = time.monotonic() + 30
+    while True:
+        reader = browser.new_context(user_agent=READER_AGENT)  # another reader: nothing in the browser's HTTP cache
+        try:
+            other = reader.new_page()
+            other.goto(f"{service}/demo/{quoted(SCREENSHOT_ARTICLE)}")
+            wait_for_boxes(other)
+            # The corpus has no sections: a popular article also fills "More like this", marked as popular.
+            shown = titles(other, "related") + titles(other, "popular")
+            reasons = other.locator("section.recommender-item, li.recommender-item").evaluate_all(
+                "items => items.map(item => item.getAttribute('data-reason'))"
+            )
+        finally:
+            reader.close()
+        if title in shown:
+            break
+        assert time.monotonic() < deadline, f"another reader's page never showed the viewed article: {shown}"
+        time.sleep(0.25)
+    assert "popular" in reasons and set(reasons) <= {"similar", "popular", "recent"}
+
+
+def every_worker_has_written_its_views(service: str, workers: int = 2) -> None:
+    """Until each worker says it holds no view unwritten (``pending_views`` of /healthz, asked over new connections)."""
+    deadline = time.monotonic() + 30
+    written: set[int] = set()
+    while len(written) < workers:
+        assert time.monotonic() < deadline, f"workers still hold unwritten views (done: {written})"
+        _, health = get_json(f"{service}/healthz")
+        if health["pending_views"] == 0:
+            written.add(health["worker_pid"])
+        else:
+            time.sleep(0.05)
 
 
 def test_a_headless_browser_is_not_counted_as_a_reader(browser: Browser, service: str) -> None:
     context = browser.new_context()  # Playwright's own User-Agent says HeadlessChrome
+    article = "wikinews-Iranian_cargo_plane_crashes_into_Karaj_houses"
     try:
         page = context.new_page()
-        article = "wikinews-Iranian_cargo_plane_crashes_into_Karaj_houses"
-        page.goto(f"{service}/demo/{quoted(article)}")
+        with page.expect_response(lambda response: "/api/v1/events" in response.url, timeout=30_000) as beacon:
+            page.goto(f"{service}/demo/{quoted(article)}")
         wait_for_boxes(page)
-        time.sleep(1.5)  # beyond a flush and a refresh
-        _, popular = get_json(f"{service}/api/v1/popular?window=1h&limit=50")
-        assert article not in {item["id"] for item in popular["items"] if popular["source"] == "views"}
+        assert beacon.value.status == 202  # the service has had the view: recorded or ignored
     finally:
         context.close()
+    # Once every worker has written what it held, a reader's view of another article is sent; the first Popular
+    # list that counts it was computed after the headless view would have been written.
+    every_worker_has_written_its_views(service)
+    marker = "wikinews-Scottish_court_finds_suspension_of_UK_parliament_unlawful"
+    event = json.dumps({"type": "view", "article_id": marker, "visitor_id": "marker-reader"}).encode()
+    headers = {"Content-Type": "text/plain", "User-Agent": READER_AGENT, "X-Forwarded-For": "192.0.2.10"}
+    request = urllib.request.Request(f"{service}/api/v1/events", event, headers)  # its own address: its own rate
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 202 and json.load(response) == {"status": "accepted"}
+    deadline = time.monotonic() + 30
+    while True:
+        _, popular = get_json(f"{service}/api/v1/popular?window=1h&limit=50")
+        counted = {item["id"] for item in popular["items"] if item["reason"] == "popular"}
+        if marker in counted:
+            break
+        assert time.monotonic() < deadline, f"the reader's view was never counted: {popular}"
+        time.sleep(0.05)
+    assert article not in counted
 
 
 class HostSite(http.server.SimpleHTTPRequestHandler):
@@ -186,9 +225,11 @@ def test_a_failing_service_leaves_the_host_page_whole(page: Page, host_site, fai
         host_site.api_status = 500 if failure == "error" else 200
         host_site.api_delay = 0.0 if failure == "error" else 3.0
     problems = Problems(page)
-    page.goto(host_site.base)
+    # The widget's request settles: refused, answered 500, or aborted by the widget at 1.5 s.
+    settled = "requestfinished" if failure == "error" else "requestfailed"
+    with page.expect_event(settled, lambda request: "/recommendations" in request.url, timeout=30_000):
+        page.goto(host_site.base)
     assert page.locator("#after").inner_text() == "The rest of the page."
-    page.wait_for_timeout(3500 if failure == "slow" else 1000)
     assert page.locator("#boxes").is_hidden()
     assert page.locator("#boxes section").count() == 0
     assert page.evaluate("typeof window.RecommenderWidget.init") == "function"

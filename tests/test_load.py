@@ -30,13 +30,16 @@ def test_concurrent_views_are_counted_exactly_once(bundled_index: Path, tmp_path
 
 def test_sigkill_loses_at_most_one_flush_interval(bundled_index: Path, tmp_path: Path) -> None:
     ids = article_ids(bundled_index)
+    database = tmp_path / "views.sqlite3"
     with gunicorn(bundled_index, tmp_path, POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
         with offered_views(server.base, ids, [1.0] * len(ids), RATE, seconds=4, processes=4) as load:
             started = time.monotonic()
-            time.sleep(2)
+            deadline = started + 60
+            while sum(stored_views(database).values()) < 200:  # mid-load: views are being acknowledged and written
+                assert time.monotonic() < deadline, "no views were written"
+                time.sleep(0.05)
             server.kill()
             killed_after = time.monotonic() - started
-    database = tmp_path / "views.sqlite3"
     assert integrity(database) == "ok"
     stored = stored_views(database)
     acknowledged = sum(load.acknowledged.values())

@@ -309,6 +309,8 @@ def test_a_request_never_waits_for_the_flusher_or_the_store(
         while recorder.pending:  # the flusher has taken the view and waits for the lock
             assert time.monotonic() < deadline
             time.sleep(0.005)
+        # Taken from the buffer, not yet written: /healthz still counts it, and answers at once.
+        assert client.get("/healthz").get_json()["pending_views"] == 1
         clock.advance(60)  # the ranking is stale: before, a request recomputed it, waiting behind the flusher
         answers: list[int] = []
         request = threading.Thread(target=lambda: answers.append(client.get("/api/v1/popular").status_code))
@@ -413,6 +415,7 @@ def test_redis_going_away_keeps_the_page_answering(
             site.view("baking-1", 5)  # acknowledged, kept in the buffer at the flush
         assert "store unavailable; 5 views kept" in caplog.text
         assert app.extensions["recommender.popularity"].recorder.pending == 5
+        assert site.client.get("/healthz").get_json()["pending_views"] == 5  # the buffer is visible to operators
         clock.advance(60)
         response = site.client.get("/api/v1/articles/football-1/recommendations")
         assert response.status_code == 200
@@ -421,6 +424,7 @@ def test_redis_going_away_keeps_the_page_answering(
     finally:
         redis_server.start()
     site.flush()  # the kept views reach the store once it is back (a fresh server: space-2's views are gone)
+    assert site.client.get("/healthz").get_json()["pending_views"] == 0
     assert [(i["id"], i["views"]) for i in site.popular()["items"] if i["reason"] == "popular"] == [("baking-1", 5)]
     app.extensions["recommender.popularity"].close()
 
