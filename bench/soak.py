@@ -4,8 +4,8 @@ Serves the largest shared corpus (Reuters-21578, or the bundled corpus when
 ../shared is absent, which it says) with gunicorn, the production config and 2
 gthread workers, counting page views in a real redis-server that this script
 starts on a free loopback port. For ``--minutes`` (default 10), ``--processes``
-load processes (default 8, one keep-alive connection each) offer ``--rate`` requests per second in total
-(default 1,000): 40% ``GET /related`` and 30% ``GET /recommendations`` of
+load processes (default 8, one keep-alive connection each) offer ``--rate``
+requests per second in total (default 1,000): 40% ``GET /related`` and 30% ``GET /recommendations`` of
 articles drawn uniformly from the whole index, and 30% ``POST /api/v1/events``
 views weighted by MIND's real click counts (``bench.events.view_weights``).
 Each view comes from one of 4,096 simulated readers per process (an address in
@@ -23,14 +23,15 @@ acknowledged and kept in the workers' buffers, then written.
 
 Reported per minute: requests, read errors (a GET answered other than 200/304,
 or a connection error or timeout of 5 s: the target is 0), p50/p99 of the reads
-(measured by the load processes from sending to the whole response), the RSS of
-each gunicorn worker (``/proc/<pid>/status``, the workers found as the master's
-children), queue lengths (each worker's view buffer, ``pending_views`` of
+(measured by the load processes from sending to the whole response; the JSON
+also has the slowest read of every 10 seconds), the RSS of each gunicorn worker
+(``/proc/<pid>/status``, the workers found as the master's children; with its
+heap part, RssAnon, and its mapped-file part, RssFile), queue lengths (each worker's view buffer, ``pending_views`` of
 ``GET /healthz``, sampled every second; and the listening socket's accept queue
 from ``/proc/net/tcp``), and where the CPU went (workers, Redis, the load
-processes, the flood), with how much the load processes spent waiting for their
-next slot: when they kept to the schedule, the generator was not the
-bottleneck. After a graceful stop, the views in Redis are compared with the
+processes, the flood, and the rest: other processes and the kernel), with how
+much the load processes spent waiting for their next slot: when they kept to
+the schedule, the generator was not the bottleneck. After a graceful stop, the views in Redis are compared with the
 views acknowledged, article by article.
 
 Rerun: ``.venv/bin/python -m bench.soak [--minutes 10] [--rate 1000]``;
