@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from recommender.changes import Change
-from recommender.corpus import Corpus, load_corpus
-from recommender.index import build_index
-from recommender.live import LiveIndex
-from recommender.vectorize import transform
+from recommender.indexing.corpus import Corpus, load_corpus
+from recommender.indexing.index import build_index
+from recommender.indexing.vectorize import transform
+from recommender.serving.changes import Change
+from recommender.serving.live import LiveIndex
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 RESULTS = Path(__file__).resolve().parent / "results"

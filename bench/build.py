@@ -41,9 +41,9 @@ CHILD = r"""
 import json, resource, sys, time, tempfile
 import numpy as np
 mode, corpus_path = sys.argv[1], sys.argv[2]
-from recommender.corpus import load_corpus
-from recommender.neighbours import SearchSettings, exact_neighbours, recall_at, top_neighbours
-from recommender.vectorize import VectorizerSettings, fit_vectorizer, make_vectorizer
+from recommender.indexing.corpus import load_corpus
+from recommender.indexing.neighbours import SearchSettings, exact_neighbours, recall_at, top_neighbours
+from recommender.indexing.vectorize import VectorizerSettings, fit_vectorizer, make_vectorizer
 from sklearn.neighbors import NearestNeighbors
 settings = SearchSettings()
 def brute(matrix, k):

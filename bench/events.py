@@ -27,8 +27,8 @@ import urllib.parse
 from pathlib import Path
 
 from bench.harness import get_json, gunicorn, integrity, offered_views, stored_views
-from recommender.corpus import load_corpus
-from recommender.index import build_index, save_index
+from recommender.indexing.corpus import load_corpus
+from recommender.indexing.index import build_index, save_index
 
 REPO = Path(__file__).resolve().parent.parent
 POPULARITY = REPO.parent / "shared" / "corpora" / "mind-sample" / "popularity.tsv"

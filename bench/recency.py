@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.synth import SHARED_CORPORA
-from recommender import boxes
-from recommender.corpus import load_corpus
-from recommender.index import build_index
-from recommender.live import LiveIndex
-from recommender.rerank import DAY, RerankSettings
+from recommender.indexing.corpus import load_corpus
+from recommender.indexing.index import build_index
+from recommender.indexing.rerank import DAY, RerankSettings
+from recommender.serving import boxes
+from recommender.serving.live import LiveIndex
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BOX = 5

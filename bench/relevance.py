@@ -22,12 +22,12 @@ import json
 from pathlib import Path
 
 from bench.synth import SHARED_CORPORA
-from recommender import boxes
-from recommender.corpus import load_corpus
-from recommender.index import build_index
-from recommender.live import LiveIndex
-from recommender.relevance import RelevanceSettings
-from recommender.vectorize import VectorizerSettings
+from recommender.indexing.corpus import load_corpus
+from recommender.indexing.index import build_index
+from recommender.indexing.relevance import RelevanceSettings
+from recommender.indexing.vectorize import VectorizerSettings
+from recommender.serving import boxes
+from recommender.serving.live import LiveIndex
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LABELED = ("bbc", "reuters21578", "mind-sample")

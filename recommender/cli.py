@@ -16,18 +16,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from recommender.access_log import SKIP_REASONS, article_paths, hour_label, import_views
-from recommender.changes import ChangeLog, default_changes_path
-from recommender.clicks import parse_group, report
-from recommender.corpus import DEFAULT_MAX_BAD_FRACTION, check_corpus, load_corpus
-from recommender.curation import CurationStore, default_curation_path, parse_curation
 from recommender.errors import IncompatibleIndex, RecommenderError, TooManyBadRows
-from recommender.evaluate import evaluate, floor_costs, score_buckets
-from recommender.index import MANIFEST, Index, build_index, exported_at, read_manifest, read_quality, save_index
-from recommender.live import IndexHolder
-from recommender.neighbours import SearchSettings
-from recommender.popularity import WINDOWS, hour_of
-from recommender.publish import (
+from recommender.indexing.corpus import DEFAULT_MAX_BAD_FRACTION, check_corpus, load_corpus
+from recommender.indexing.evaluate import evaluate, floor_costs, score_buckets
+from recommender.indexing.index import (
+    MANIFEST,
+    Index,
+    build_index,
+    exported_at,
+    read_manifest,
+    read_quality,
+    save_index,
+)
+from recommender.indexing.neighbours import SearchSettings
+from recommender.indexing.relevance import RelevanceSettings, parse_min_score
+from recommender.indexing.rerank import RerankSettings
+from recommender.indexing.vectorize import LANGUAGES, VectorizerSettings
+from recommender.popularity.access_log import SKIP_REASONS, article_paths, hour_label, import_views
+from recommender.popularity.clicks import parse_group, report
+from recommender.popularity.stores import default_store_url, open_store, redacted
+from recommender.popularity.views import WINDOWS, hour_of
+from recommender.serving.changes import ChangeLog, default_changes_path
+from recommender.serving.curation import CurationStore, default_curation_path, parse_curation
+from recommender.serving.live import IndexHolder
+from recommender.serving.publish import (
     DEFAULT_INDEX,
     PublishRefused,
     check_publishable,
@@ -39,10 +51,6 @@ from recommender.publish import (
     resolve_index_dir,
     rollback,
 )
-from recommender.relevance import RelevanceSettings, parse_min_score
-from recommender.rerank import RerankSettings
-from recommender.stores import default_store_url, open_store, redacted
-from recommender.vectorize import LANGUAGES, VectorizerSettings
 
 MAX_PROBLEMS_SHOWN = 20
 

@@ -15,8 +15,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
-from recommender.popularity import DEFAULT_MAX_PENDING
-from recommender.publish import DEFAULT_INDEX
+from recommender.popularity.views import DEFAULT_MAX_PENDING
+from recommender.serving.publish import DEFAULT_INDEX
 from service import admin, api, cors, errors, live, openapi, pages, popularity
 
 

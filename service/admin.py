@@ -7,11 +7,11 @@ import os
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from recommender.clicks import GROUPS, parse_group, report
-from recommender.corpus import parse_article
-from recommender.curation import parse_curation
 from recommender.errors import UnknownArticle
-from recommender.popularity import WINDOWS, hour_of
+from recommender.indexing.corpus import parse_article
+from recommender.popularity.clicks import GROUPS, parse_group, report
+from recommender.popularity.views import WINDOWS, hour_of
+from recommender.serving.curation import parse_curation
 from recommender.validation import InvalidJSON, decode_json
 from service.errors import InvalidParameter, error_response
 from service.live import current_holder, current_index

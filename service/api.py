@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from recommender import boxes
-from recommender.boxes import Item
-from recommender.clicks import InvalidClickEvent, click_key, impression_counts
 from recommender.errors import StoreUnavailable
-from recommender.events import (
+from recommender.indexing.relevance import AUTO, parse_min_score
+from recommender.indexing.rerank import RerankSettings
+from recommender.popularity.clicks import InvalidClickEvent, click_key, impression_counts
+from recommender.popularity.events import (
     MAX_EVENT_BYTES,
     InvalidEvent,
     client_fingerprint,
@@ -25,9 +25,9 @@ from recommender.events import (
     page_origin,
     view_event,
 )
-from recommender.popularity import DEFAULT_WINDOW, WINDOWS, hour_of, is_bot
-from recommender.relevance import AUTO, parse_min_score
-from recommender.rerank import RerankSettings
+from recommender.popularity.views import DEFAULT_WINDOW, WINDOWS, hour_of, is_bot
+from recommender.serving import boxes
+from recommender.serving.boxes import Item
 from service.errors import InvalidParameter, error_response
 from service.live import current_index
 from service.popularity import Popularity, current_popularity

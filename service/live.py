@@ -7,9 +7,9 @@ import gc
 
 from flask import Flask, current_app
 
-from recommender.changes import ChangeLog, default_changes_path
-from recommender.curation import CurationStore, default_curation_path
-from recommender.live import IndexHolder, LiveIndex, Watcher
+from recommender.serving.changes import ChangeLog, default_changes_path
+from recommender.serving.curation import CurationStore, default_curation_path
+from recommender.serving.live import IndexHolder, LiveIndex, Watcher
 
 
 def init_app(app: Flask) -> None:

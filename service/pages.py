@@ -13,12 +13,12 @@ from importlib.resources import files
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
-from recommender import boxes
-from recommender.clicks import report
-from recommender.curation import parse_curation
 from recommender.errors import StoreUnavailable, UnknownArticle
-from recommender.explain import shared_terms
-from recommender.popularity import DEFAULT_WINDOW, WINDOWS, hour_of
+from recommender.indexing.explain import shared_terms
+from recommender.popularity.clicks import report
+from recommender.popularity.views import DEFAULT_WINDOW, WINDOWS, hour_of
+from recommender.serving import boxes
+from recommender.serving.curation import parse_curation
 from service.api import popular_box
 from service.live import current_holder, current_index
 from service.popularity import current_popularity

@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from bench.harness import free_port
-from recommender.corpus import load_corpus
-from recommender.index import build_index, save_index
+from recommender.indexing.corpus import load_corpus
+from recommender.indexing.index import build_index, save_index
 from service import create_app
 
 REPO = Path(__file__).resolve().parent.parent
@@ -189,7 +189,7 @@ def make_app(index: Path, store_dir: Path, **config: Any):
 def app(small_index: Path, tmp_path: Path):
     app = make_app(small_index, tmp_path)
     yield app
-    app.extensions["recommender.popularity"].close()
+    app.extensions["recommender.popularity.views"].close()
 
 
 @pytest.fixture()

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from recommender.cli import main
-from recommender.corpus import Article, load_corpus
-from recommender.index import load_index
-from recommender.publish import current_dir
-from recommender.vectorize import LANGUAGES, Analyzer, VectorizerSettings, fit, transform
+from recommender.indexing.corpus import Article, load_corpus
+from recommender.indexing.index import load_index
+from recommender.indexing.vectorize import LANGUAGES, Analyzer, VectorizerSettings, fit, transform
+from recommender.serving.publish import current_dir
 from tests.conftest import BUNDLED_CORPUS, write_jsonl
 
 # A plural and its singular, and a word of the language's stop list, for each supported language.

@@ -112,6 +112,6 @@ def test_importing_the_service_creates_nothing() -> None:
 
 def test_web_workers_do_not_load_the_neighbour_search_compiler() -> None:
     # numba and llvmlite cost about 60 MB per gunicorn worker, and workers only look lists up.
-    code = "import sys, service, recommender.live; print('numba' in sys.modules)"
+    code = "import sys, service, recommender.serving.live; print('numba' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "False"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recommender.popularity import is_bot
+from recommender.popularity.views import is_bot
 
 BOTS = {
     "Googlebot": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from recommender.corpus import load_corpus, parse_article
 from recommender.errors import CorpusError
+from recommender.indexing.corpus import load_corpus, parse_article
 from tests.conftest import BUNDLED_CORPUS, article_rows, write_jsonl
 
 GOOD = {"id": "a", "title": "A title", "body": "Some body text."}

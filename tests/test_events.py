@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from recommender.popularity import DAY, DEDUPE_SECONDS, HOUR, View
-from recommender.ratelimit import TokenBuckets
-from recommender.stores import open_store
+from recommender.popularity.ratelimit import TokenBuckets
+from recommender.popularity.stores import open_store
+from recommender.popularity.views import DAY, DEDUPE_SECONDS, HOUR, View
 from tests.conftest import FakeClock, make_app
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -27,7 +27,7 @@ class Site:
         self.app = make_app(small_index, tmp_path, **settings)
         self.client = self.app.test_client()
         self.clock = clock
-        self.popularity = self.app.extensions["recommender.popularity"]
+        self.popularity = self.app.extensions["recommender.popularity.views"]
 
     def post(self, event: dict = VIEW, address: str = "192.0.2.1", agent: str = BROWSER, **headers: str):
         environ = {"REMOTE_ADDR": address}

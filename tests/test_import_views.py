@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from recommender.access_log import (
+from recommender.cli import main
+from recommender.errors import AccessLogError
+from recommender.indexing.corpus import parse_article
+from recommender.popularity.access_log import (
     article_paths,
     count_views,
     import_views,
@@ -17,12 +20,9 @@ from recommender.access_log import (
     request_path,
     url_path,
 )
-from recommender.changes import ChangeLog
-from recommender.cli import main
-from recommender.corpus import parse_article
-from recommender.errors import AccessLogError
-from recommender.popularity import HOUR
-from recommender.stores import open_store
+from recommender.popularity.stores import open_store
+from recommender.popularity.views import HOUR
+from recommender.serving.changes import ChangeLog
 from tests.conftest import FakeClock, make_app
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -404,7 +404,7 @@ def test_the_popular_list_shows_imported_views(
     try:
         body = app.test_client().get("/api/v1/popular").get_json()
     finally:
-        app.extensions["recommender.popularity"].close()
+        app.extensions["recommender.popularity.views"].close()
     assert body["source"] == "views"
     viewed = [(item["id"], item["views"]) for item in body["items"] if item["reason"] == "popular"]
     assert viewed == [("space-2", 3), ("baking-1", 2)]
@@ -423,5 +423,5 @@ def test_by_default_the_store_is_the_one_the_service_uses_beside_the_index(
     try:
         items = app.test_client().get("/api/v1/popular").get_json()["items"]
     finally:
-        app.extensions["recommender.popularity"].close()
+        app.extensions["recommender.popularity.views"].close()
     assert [(item["id"], item["views"]) for item in items if item["reason"] == "popular"] == [("election-3", 1)]

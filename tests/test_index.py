@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.corpus import Article, load_corpus
 from recommender.errors import IncompatibleIndex, UnknownArticle
-from recommender.index import MANIFEST, build_index, load_index, save_index
-from recommender.vectorize import transform
+from recommender.indexing.corpus import Article, load_corpus
+from recommender.indexing.index import MANIFEST, build_index, load_index, save_index
+from recommender.indexing.vectorize import transform
 
 
 def is_memory_mapped(array: np.ndarray) -> bool:

@@ -3,10 +3,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.corpus import load_corpus
-from recommender.index import build_index
-from recommender.neighbours import SearchSettings, exact_neighbours, recall_at, top_neighbours
-from recommender.vectorize import VectorizerSettings, fit_vectorizer
+from recommender.indexing.corpus import load_corpus
+from recommender.indexing.index import build_index
+from recommender.indexing.neighbours import SearchSettings, exact_neighbours, recall_at, top_neighbours
+from recommender.indexing.vectorize import VectorizerSettings, fit_vectorizer
 from tests.conftest import BUNDLED_CORPUS
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from bench.harness import get_json, gunicorn
 from recommender.cli import main
-from recommender.index import load_index
-from recommender.publish import current_dir
+from recommender.indexing.index import load_index
+from recommender.serving.publish import current_dir
 from tests.conftest import BUNDLED_CORPUS, RedisServer, make_app, write_jsonl
 
 
@@ -110,5 +110,5 @@ def test_readyz_is_503_while_the_redis_store_is_down(
         assert client.get("/api/v1/articles/football-1/related").status_code == 200
     finally:
         redis_server.start()
-        app.extensions["recommender.popularity"].close()
+        app.extensions["recommender.popularity.views"].close()
     assert client.get("/readyz").status_code == 200

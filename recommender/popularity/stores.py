@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import redis
 
-from recommender.clicks import Key
 from recommender.errors import StoreUnavailable
-from recommender.popularity import DAY, DEDUPE_SECONDS, HOUR, LONGEST_WINDOW_HOURS, View, ViewStore, hour_of
+from recommender.popularity.clicks import Key
+from recommender.popularity.views import DAY, DEDUPE_SECONDS, HOUR, LONGEST_WINDOW_HOURS, View, ViewStore, hour_of
 
 # A day's salt is kept for two days (views of its last minutes may be written after midnight), then deleted.
 SALT_DAYS = 2

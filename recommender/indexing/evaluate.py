@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from recommender.corpus import Article
-from recommender.neighbours import SearchSettings, top_neighbours
-from recommender.relevance import RelevanceSettings, chance_level
-from recommender.vectorize import VectorizerSettings, fit_vectorizer, full_texts
+from recommender.indexing.corpus import Article
+from recommender.indexing.neighbours import SearchSettings, top_neighbours
+from recommender.indexing.relevance import RelevanceSettings, chance_level
+from recommender.indexing.vectorize import VectorizerSettings, fit_vectorizer, full_texts
 
 SCORE_EDGES = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40, 1.01)
 FIXED_FLOORS = (0.10, 0.15, 0.20, 0.25, 0.30)

@@ -27,9 +27,9 @@ from typing import Protocol
 
 from crawlerdetect import CrawlerDetect
 
-from recommender.clicks import Key
 from recommender.errors import StoreUnavailable
-from recommender.events import anonymous_visitor_id
+from recommender.popularity.clicks import Key
+from recommender.popularity.events import anonymous_visitor_id
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from recommender.corpus import Article, parse_article
 from recommender.errors import StoreUnavailable
-from recommender.publish import is_index_root
+from recommender.indexing.corpus import Article, parse_article
+from recommender.serving.publish import is_index_root
 
 CHANGES_FILE = "changes.sqlite3"
 

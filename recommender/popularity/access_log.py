@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import unquote, urlsplit
 
-from recommender.corpus import RowProblem
 from recommender.errors import AccessLogError
-from recommender.popularity import DEDUPE_SECONDS, HOUR, ViewStore, hour_of, is_bot
+from recommender.indexing.corpus import RowProblem
+from recommender.popularity.views import DEDUPE_SECONDS, HOUR, ViewStore, hour_of, is_bot
 
 COUNTED_STATUSES = frozenset({200, 304})
 MAX_PROBLEMS_KEPT = 20

@@ -27,9 +27,9 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, normalize
 from stop_words import get_stop_words
 
-from recommender.corpus import Article
-from recommender.counting import count_in_parallel, fit_counts, set_fitted, workers
 from recommender.errors import CorpusError
+from recommender.indexing.corpus import Article
+from recommender.indexing.counting import count_in_parallel, fit_counts, set_fitted, workers
 
 # Corpora smaller than this are too small for document-frequency cut-offs:
 # with a handful of articles, min_df=2 or max_df=0.5 would remove most terms.

@@ -22,11 +22,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from recommender.changes import Change, ChangeLog
-from recommender.curation import NONE as NO_CURATION
-from recommender.curation import Curation, CurationStore
 from recommender.errors import RecommenderError, UnknownArticle
-from recommender.index import (
+from recommender.indexing.index import (
     Index,
     Neighbour,
     article_record,
@@ -36,10 +33,13 @@ from recommender.index import (
     published_timestamp,
     read_manifest,
 )
-from recommender.publish import resolve_index_dir
-from recommender.rerank import RerankSettings
-from recommender.tags import TagIndex, build_tag_index
-from recommender.vectorize import transform
+from recommender.indexing.rerank import RerankSettings
+from recommender.indexing.tags import TagIndex, build_tag_index
+from recommender.indexing.vectorize import transform
+from recommender.serving.changes import Change, ChangeLog
+from recommender.serving.curation import NONE as NO_CURATION
+from recommender.serving.curation import Curation, CurationStore
+from recommender.serving.publish import resolve_index_dir
 
 log = logging.getLogger(__name__)
 

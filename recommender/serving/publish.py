@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recommender.corpus import Corpus
 from recommender.errors import IncompatibleIndex, RecommenderError
-from recommender.index import MANIFEST, Index, read_manifest, write_index_files
-from recommender.relevance import coverage_collapsed
+from recommender.indexing.corpus import Corpus
+from recommender.indexing.index import MANIFEST, Index, read_manifest, write_index_files
+from recommender.indexing.relevance import coverage_collapsed
 
 DEFAULT_INDEX = "var/index"  # where `make run` publishes, relative to the working directory
 CURRENT = "current"

@@ -53,7 +53,7 @@ def _workers() -> int:
 
 def _pruned_postings(matrix: sparse.csr_matrix, cap: int, pool: ThreadPoolExecutor) -> sparse.csr_matrix:
     """The inverted index (terms x documents), each posting list cut to its ``cap`` best documents."""
-    from recommender.kernels import prune_postings
+    from recommender.indexing.kernels import prune_postings
 
     postings = sparse.csr_matrix(matrix.T)
     lengths = np.minimum(np.diff(postings.indptr), cap)
@@ -114,7 +114,7 @@ def search(
     Memory grows with n_articles * k plus the matrix's non-zeros; no n x n
     array is ever made.
     """
-    from recommender.kernels import search_rows
+    from recommender.indexing.kernels import search_rows
 
     matrix = sparse.csr_matrix(matrix, dtype=np.float32)
     matrix.sort_indices()

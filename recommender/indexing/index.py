@@ -38,12 +38,12 @@ import sklearn
 from scipy import sparse
 from sklearn.pipeline import FeatureUnion
 
-from recommender.corpus import Article, Corpus
 from recommender.errors import IncompatibleIndex, UnknownArticle
-from recommender.neighbours import SearchSettings, search
-from recommender.relevance import RelevanceSettings, quality_report, resolve_floor
-from recommender.rerank import RerankSettings
-from recommender.vectorize import (
+from recommender.indexing.corpus import Article, Corpus
+from recommender.indexing.neighbours import SearchSettings, search
+from recommender.indexing.relevance import RelevanceSettings, quality_report, resolve_floor
+from recommender.indexing.rerank import RerankSettings
+from recommender.indexing.vectorize import (
     VectorizerSettings,
     fit,
     restore_vectorizer,

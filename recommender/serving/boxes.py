@@ -15,11 +15,11 @@ from typing import Any, Protocol
 
 from scipy import sparse
 
-from recommender.curation import Curation
-from recommender.index import Neighbour, published_timestamp
-from recommender.popularity import Ranked
-from recommender.rerank import Candidate, RerankSettings, rerank
-from recommender.tags import TagIndex, sharing_tags
+from recommender.indexing.index import Neighbour, published_timestamp
+from recommender.indexing.rerank import Candidate, RerankSettings, rerank
+from recommender.indexing.tags import TagIndex, sharing_tags
+from recommender.popularity.views import Ranked
+from recommender.serving.curation import Curation
 
 PINNED = "pinned"
 SIMILAR = "similar"
