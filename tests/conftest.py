@@ -189,7 +189,7 @@ def make_app(index: Path, store_dir: Path, **config: Any):
 def app(small_index: Path, tmp_path: Path):
     app = make_app(small_index, tmp_path)
     yield app
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 @pytest.fixture()

@@ -21,7 +21,7 @@ def app(small_index: Path, tmp_path: Path, popularity_url: str):
         POPULARITY_FLUSH_SECONDS=0,
     )  # fmt: skip
     yield app
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def send(client, event: dict, headers: dict = BROWSER):
@@ -127,7 +127,7 @@ def test_the_report_command_prints_the_same_rows(small_index: Path, tmp_path: Pa
     client = app.test_client()
     send(client, IMPRESSION)
     send(client, CLICK)
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
     assert main(["report", "clicks", "--window", "7d", "--popularity-url", url, "--group", "position"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("clicks in the last 7d")

@@ -24,7 +24,7 @@ def root(small_corpus: Path, tmp_path: Path) -> Path:
 def app(root: Path, tmp_path: Path):
     app = make_app(root, tmp_path, RECOMMENDER_CHANGES=str(root / "changes.sqlite3"), RECOMMENDER_ADMIN_TOKEN=TOKEN)
     yield app
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def box(client, article_id: str, query: str = "") -> list[tuple[str, str]]:

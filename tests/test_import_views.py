@@ -404,7 +404,7 @@ def test_the_popular_list_shows_imported_views(
     try:
         body = app.test_client().get("/api/v1/popular").get_json()
     finally:
-        app.extensions["recommender.popularity.views"].close()
+        app.extensions["recommender.popularity"].close()
     assert body["source"] == "views"
     viewed = [(item["id"], item["views"]) for item in body["items"] if item["reason"] == "popular"]
     assert viewed == [("space-2", 3), ("baking-1", 2)]
@@ -423,5 +423,5 @@ def test_by_default_the_store_is_the_one_the_service_uses_beside_the_index(
     try:
         items = app.test_client().get("/api/v1/popular").get_json()["items"]
     finally:
-        app.extensions["recommender.popularity.views"].close()
+        app.extensions["recommender.popularity"].close()
     assert [(item["id"], item["views"]) for item in items if item["reason"] == "popular"] == [("election-3", 1)]

@@ -30,7 +30,7 @@ NEW_SPACE_STORY = {
 def app(small_index: Path, tmp_path: Path):
     app = make_app(small_index, tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
     yield app
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def related_ids(client, article_id: str) -> list[str]:
@@ -52,7 +52,7 @@ def test_changes_are_disabled_without_a_configured_token(small_index: Path, tmp_
     app = make_app(small_index, tmp_path)
     response = app.test_client().put("/api/v1/articles/space-9", json=NEW_SPACE_STORY, headers=AUTH)
     assert response.status_code == 403 and response.get_json()["error"] == "admin_disabled"
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def test_an_added_article_gets_its_list_and_enters_its_neighbours_lists(client) -> None:
@@ -162,7 +162,7 @@ def test_other_workers_and_restarts_see_the_changes(small_index: Path, tmp_path:
     assert "space-9" in related_ids(restarted, "space-2")[:2]
     assert "baking-2" not in related_ids(restarted, "baking-1")
     for started in (other_worker,):
-        started.extensions["recommender.popularity.views"].close()
+        started.extensions["recommender.popularity"].close()
 
 
 def test_the_watcher_applies_changes_within_seconds(small_index: Path, tmp_path: Path, client) -> None:
@@ -172,7 +172,7 @@ def test_the_watcher_applies_changes_within_seconds(small_index: Path, tmp_path:
     while watching.test_client().get("/api/v1/articles/space-9/related").status_code != 200:
         assert time.monotonic() < deadline, "the watcher did not apply the change within 10 s"
         time.sleep(0.1)
-    watching.extensions["recommender.popularity.views"].close()
+    watching.extensions["recommender.popularity"].close()
 
 
 def test_add_command_publishes_a_batch(small_index: Path, tmp_path: Path, capsys) -> None:
@@ -197,7 +197,7 @@ def test_add_command_publishes_a_batch(small_index: Path, tmp_path: Path, capsys
     # The service finds the change log beside the index by default, as `recommender add` does.
     served = make_app(index, tmp_path, RECOMMENDER_CHANGES=None)
     assert {"space-9", "space-10"} <= set(related_ids(served.test_client(), "space-2"))
-    served.extensions["recommender.popularity.views"].close()
+    served.extensions["recommender.popularity"].close()
 
 
 def test_add_command_needs_an_index(tmp_path: Path, capsys) -> None:
@@ -224,7 +224,7 @@ def test_the_nightly_build_folds_the_changes_in(tmp_path: Path, small_corpus: Pa
     holder.refresh()
     assert holder.live.seq == 0, "the folded change is no longer replayed"
     assert "space-9" in holder.live.base and "space-9" in related_ids(client, "space-2")[:5]
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def test_the_nightly_build_folds_changes_kept_outside_the_index_root(
@@ -237,7 +237,7 @@ def test_the_nightly_build_folds_changes_kept_outside_the_index_root(
     assert main(["build", "--corpus", str(small_corpus), "--index-root", str(root)]) == 0
     app = make_app(root, tmp_path, RECOMMENDER_CHANGES=str(changes), RECOMMENDER_ADMIN_TOKEN=TOKEN)
     assert app.test_client().put("/api/v1/articles/space-9", json=NEW_SPACE_STORY, headers=AUTH).status_code == 201
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
     assert not (root / "changes.sqlite3").exists()
     export = write_jsonl(
         tmp_path / "export.jsonl",
@@ -265,7 +265,7 @@ def test_a_change_made_while_the_export_ran_is_not_lost(tmp_path: Path, small_co
     holder = app.extensions["recommender.holder"]
     holder.refresh()
     assert "space-9" in holder.live and "space-9" not in holder.live.base
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def test_a_rollback_after_a_fold_replays_the_changes_the_older_version_lacks(
@@ -287,7 +287,7 @@ def test_a_rollback_after_a_fold_replays_the_changes_the_older_version_lacks(
     holder.refresh()
     assert "space-9" not in holder.live.base and "space-9" in holder.live  # replayed on the older version
     assert "space-9" in related_ids(client, "space-2")
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])

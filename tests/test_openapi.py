@@ -31,7 +31,7 @@ def test_the_document_names_every_route_and_nothing_else(small_index: Path, tmp_
     assert documented == routes(app)
     served = app.test_client().get("/api/v1/openapi.json")
     assert served.status_code == 200 and served.get_json()["openapi"] == "3.1.0"
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def test_a_write_method_on_a_list_is_405_not_a_change(small_index: Path, tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_a_write_method_on_a_list_is_405_not_a_change(small_index: Path, tmp_pat
         response = client.put(path, json={"title": "t", "body": "b"}, headers=headers)
         assert response.status_code == 405 and response.get_json()["error"] == "method_not_allowed"
         assert "PUT" not in response.headers["Allow"] and "GET" in response.headers["Allow"]
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_document(bundled_index: Path, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ stem = Stemmer.Stemmer("english").stemWord
 def bundled_app(bundled_index: Path, tmp_path: Path):
     app = make_app(bundled_index, tmp_path, RECOMMENDER_ALLOWED_ORIGINS="https://news.example, https://m.news.example")
     yield app
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 @pytest.fixture()
@@ -120,8 +120,8 @@ def test_preview_popular_shows_view_counts(client, bundled_app) -> None:
         for reader in range(2):  # 22 events: within one client's burst allowance
             event = {"type": "view", "article_id": article_id, "visitor_id": f"reader-{reader}"}
             client.post("/api/v1/events", json=event, headers={"User-Agent": "Mozilla/5.0"})
-    bundled_app.extensions["recommender.popularity.views"].recorder.flush()
-    bundled_app.extensions["recommender.popularity.views"].rankings.refresh()
+    bundled_app.extensions["recommender.popularity"].recorder.flush()
+    bundled_app.extensions["recommender.popularity"].rankings.refresh()
     page = client.get(f"/preview/{SPACE_ARTICLE}?window=1h").get_data(as_text=True)
     fallbacks = re.findall(r'<tr class="related-item" data-reason="popular">.*?href="/preview/([^"]+)"', page, re.S)
     popular = re.findall(r'<tr class="popular-item" data-reason="popular">(.*?)</tr>', page, re.S)
@@ -146,7 +146,7 @@ def test_preview_needs_the_token_when_one_is_configured(bundled_index: Path, tmp
     assert client.get(f"/preview/{SPACE_ARTICLE}", headers={"Authorization": f"Basic {basic}"}).status_code == 200
     assert client.get("/preview", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     assert client.get("/widget.js").status_code == 200  # the public parts stay public
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def test_demo_page_embeds_the_widget_like_a_site(client) -> None:

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from recommender.popularity.stores import SQLiteStore, open_store
-from recommender.popularity.views import HOUR, View, ViewRecorder
+from recommender.popularity.recorder import ViewRecorder
+from recommender.popularity.sqlite_store import SQLiteStore
+from recommender.popularity.stores import open_store
+from recommender.popularity.views import HOUR, View
 from tests.conftest import FakeClock, RedisServer, make_app
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -22,7 +24,7 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko
 def app(small_index: Path, tmp_path: Path, popularity_url: str, clock: FakeClock):
     app = make_app(small_index, tmp_path, POPULARITY_URL=popularity_url, CLOCK=clock, POPULARITY_FLUSH_SECONDS=0)
     yield app
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 @pytest.fixture()
@@ -48,14 +50,14 @@ class Site:
         return response
 
     def flush(self) -> None:
-        self.app.extensions["recommender.popularity.views"].recorder.flush()
+        self.app.extensions["recommender.popularity"].recorder.flush()
 
     def later(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
     def refreshed(self) -> None:
         self.later(60)  # past the per-process refresh interval...
-        self.app.extensions["recommender.popularity.views"].rankings.refresh()  # ...and refreshed, as the thread would
+        self.app.extensions["recommender.popularity"].rankings.refresh()  # ...and refreshed, as the thread would
 
     def popular(self, query: str = "") -> dict:
         self.refreshed()
@@ -201,7 +203,7 @@ def test_a_view_with_a_lone_surrogate_does_not_stop_counting(
         assert counted() == {"baking-2": 3}
     finally:
         store.close()
-        app.extensions["recommender.popularity.views"].close()
+        app.extensions["recommender.popularity"].close()
 
 
 def test_windows_keep_only_their_hours(site: Site) -> None:
@@ -287,7 +289,7 @@ def test_the_background_thread_refreshes_the_list_once_the_interval_has_passed(
         items = site.client.get("/api/v1/popular").get_json()["items"]
         assert [item["id"] for item in items if item["reason"] == "popular"] == ["space-2"]
     finally:
-        app.extensions["recommender.popularity.views"].close()
+        app.extensions["recommender.popularity"].close()
 
 
 def test_a_request_never_waits_for_the_flusher_or_the_store(
@@ -297,7 +299,7 @@ def test_a_request_never_waits_for_the_flusher_or_the_store(
     database = tmp_path / "views.sqlite3"
     app = make_app(small_index, tmp_path, CLOCK=clock, POPULARITY_FLUSH_SECONDS=0.01)
     site = Site(app, app.test_client(), clock)
-    recorder = app.extensions["recommender.popularity.views"].recorder
+    recorder = app.extensions["recommender.popularity"].recorder
     site.view("space-2", 2)
     site.popular()
     writer = sqlite3.connect(database, isolation_level=None)  # another process's long write transaction
@@ -324,7 +326,7 @@ def test_a_request_never_waits_for_the_flusher_or_the_store(
     while "baking-1" not in counted_views(database):
         assert time.monotonic() < deadline
         time.sleep(0.005)
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def wait_for_counts(store, expected: dict[str, int]) -> None:
@@ -414,7 +416,7 @@ def test_redis_going_away_keeps_the_page_answering(
         with caplog.at_level(logging.WARNING):
             site.view("baking-1", 5)  # acknowledged, kept in the buffer at the flush
         assert "store unavailable; 5 views kept" in caplog.text
-        assert app.extensions["recommender.popularity.views"].recorder.pending == 5
+        assert app.extensions["recommender.popularity"].recorder.pending == 5
         assert site.client.get("/healthz").get_json()["pending_views"] == 5  # the buffer is visible to operators
         clock.advance(60)
         response = site.client.get("/api/v1/articles/football-1/recommendations")
@@ -426,7 +428,7 @@ def test_redis_going_away_keeps_the_page_answering(
     site.flush()  # the kept views reach the store once it is back (a fresh server: space-2's views are gone)
     assert site.client.get("/healthz").get_json()["pending_views"] == 0
     assert [(i["id"], i["views"]) for i in site.popular()["items"] if i["reason"] == "popular"] == [("baking-1", 5)]
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def test_the_flusher_drops_only_the_view_the_store_refuses(

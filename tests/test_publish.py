@@ -120,7 +120,7 @@ def test_a_killed_build_leaves_the_current_index_untouched(root: Path, tmp_path:
 def served(root: Path, tmp_path: Path):
     app = make_app(root, tmp_path)
     yield app
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def healthz_version(app) -> str:

@@ -24,7 +24,7 @@ BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 def app(small_index: Path, tmp_path: Path):
     app = make_app(small_index, tmp_path, CLOCK=FakeClock(), POPULARITY_FLUSH_SECONDS=0)
     yield app
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 @pytest.fixture()
@@ -51,7 +51,7 @@ def test_the_spacex_box_shows_no_off_topic_item_as_similar(bundled_index: Path, 
     assert all(item["score"] >= 0.2 for item in similar)
     assert len(listed) == 5 and {item["reason"] for item in listed[1:]} == {"recent"}  # no sections, no views yet
     assert all(item["score"] is None for item in listed[1:])
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def test_similar_items_come_first_then_the_sections_recent_articles(client) -> None:
@@ -76,8 +76,8 @@ def test_popular_fills_after_the_section(client, app) -> None:
     for reader in range(3):
         event = {"type": "view", "article_id": "baking-2", "visitor_id": f"reader-{reader}"}
         client.post("/api/v1/events", json=event, headers=BROWSER)
-    app.extensions["recommender.popularity.views"].recorder.flush()
-    app.extensions["recommender.popularity.views"].rankings.refresh()
+    app.extensions["recommender.popularity"].recorder.flush()
+    app.extensions["recommender.popularity"].rankings.refresh()
     listed = items(client, "election-1", "min_score=0.9")
     assert reasons(listed)[:3] == [
         ("election-3", "same_section_recent"),
@@ -141,7 +141,7 @@ def test_the_floor_and_the_quality_report_are_in_the_index(tmp_path: Path, capsy
     app = make_app(root, tmp_path)
     page = app.test_client().get("/preview").get_data(as_text=True)
     assert "Relevance floor: 0.150" in page and "never_listed" not in page and "Listed most often" in page
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def test_a_build_whose_coverage_collapses_is_refused_unless_forced(tmp_path: Path, capsys) -> None:
@@ -209,8 +209,8 @@ def test_a_not_recommendable_article_appears_in_no_list_but_has_its_own(tmp_path
     for reader in range(5):  # the most viewed article, too
         event = {"type": "view", "article_id": "football-sponsored", "visitor_id": f"reader-{reader}"}
         assert client.post("/api/v1/events", json=event, headers=BROWSER).status_code == 202
-    app.extensions["recommender.popularity.views"].recorder.flush()
-    app.extensions["recommender.popularity.views"].rankings.refresh()
+    app.extensions["recommender.popularity"].recorder.flush()
+    app.extensions["recommender.popularity"].rankings.refresh()
     listed = set()
     for article_id in ("football-1", "football-2", "space-1", "baking-2"):
         for query in ("", "?min_score=0", "?min_score=1"):
@@ -221,7 +221,7 @@ def test_a_not_recommendable_article_appears_in_no_list_but_has_its_own(tmp_path
     assert "football-sponsored" not in listed
     own = items(client, "football-sponsored", "fill=none")
     assert own and own[0]["id"] == "football-1"
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def test_recommendable_must_be_a_boolean(tmp_path: Path, capsys) -> None:

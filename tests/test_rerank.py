@@ -105,7 +105,7 @@ def test_bad_recency_and_diversity_parameters_are_400(small_index: Path, tmp_pat
     for path in ("related", "recommendations"):
         response = app.test_client().get(f"/api/v1/articles/football-1/{path}?{query}")
         assert response.status_code == 400 and response.get_json()["error"] == "invalid_parameter", response.json
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def test_recency_only_reorders_items_above_the_floor(small_index: Path, tmp_path: Path) -> None:
@@ -114,4 +114,4 @@ def test_recency_only_reorders_items_above_the_floor(small_index: Path, tmp_path
     for query in ("", "&recency=off", "&half_life_days=0.01&recency_floor=0", "&diversity=1"):
         items = client.get(f"/api/v1/articles/football-1/related?fill=none&limit=50{query}").get_json()["items"]
         assert {item["id"] for item in items} == {"football-2", "football-3"}, query  # the two above 0.2
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()

@@ -110,5 +110,5 @@ def test_readyz_is_503_while_the_redis_store_is_down(
         assert client.get("/api/v1/articles/football-1/related").status_code == 200
     finally:
         redis_server.start()
-        app.extensions["recommender.popularity.views"].close()
+        app.extensions["recommender.popularity"].close()
     assert client.get("/readyz").status_code == 200

@@ -29,7 +29,7 @@ def client(tmp_path: Path):
     assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "index")]) == 0
     app = make_app(tmp_path / "index", tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
     yield app.test_client()
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def related(client, article_id: str, query: str = "") -> list[dict]:
