@@ -17,28 +17,22 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from recommender.errors import IncompatibleIndex, RecommenderError, TooManyBadRows
+from recommender.indexing.analysis import LANGUAGES
 from recommender.indexing.corpus import DEFAULT_MAX_BAD_FRACTION, check_corpus, load_corpus
 from recommender.indexing.evaluate import evaluate, floor_costs, score_buckets
-from recommender.indexing.index import (
-    MANIFEST,
-    Index,
-    build_index,
-    exported_at,
-    read_manifest,
-    read_quality,
-    save_index,
-)
+from recommender.indexing.index import Index, build_index
 from recommender.indexing.neighbours import SearchSettings
 from recommender.indexing.relevance import RelevanceSettings, parse_min_score
 from recommender.indexing.rerank import RerankSettings
-from recommender.indexing.vectorize import LANGUAGES, VectorizerSettings
+from recommender.indexing.storage import MANIFEST, exported_at, read_manifest, read_quality, save_index
+from recommender.indexing.vectorize import VectorizerSettings
 from recommender.popularity.access_log import SKIP_REASONS, article_paths, hour_label, import_views
 from recommender.popularity.clicks import parse_group, report
 from recommender.popularity.stores import default_store_url, open_store, redacted
 from recommender.popularity.views import WINDOWS, hour_of
 from recommender.serving.changes import ChangeLog, default_changes_path
 from recommender.serving.curation import CurationStore, default_curation_path, parse_curation
-from recommender.serving.live import IndexHolder
+from recommender.serving.holder import IndexHolder
 from recommender.serving.publish import (
     DEFAULT_INDEX,
     PublishRefused,

@@ -9,7 +9,8 @@ from flask import Flask, current_app
 
 from recommender.serving.changes import ChangeLog, default_changes_path
 from recommender.serving.curation import CurationStore, default_curation_path
-from recommender.serving.live import IndexHolder, LiveIndex, Watcher
+from recommender.serving.holder import IndexHolder, Watcher
+from recommender.serving.live import LiveIndex
 
 
 def init_app(app: Flask) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from recommender.cli import main, make_parser
-from recommender.indexing.index import load_index
+from recommender.indexing.storage import load_index
 from tests.conftest import BUNDLED_CORPUS, write_jsonl
 
 

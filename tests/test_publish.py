@@ -16,7 +16,7 @@ import pytest
 
 from recommender.cli import main
 from recommender.errors import IncompatibleIndex
-from recommender.indexing.index import load_index
+from recommender.indexing.storage import load_index
 from recommender.serving.publish import current_dir, list_versions, resolve_index_dir
 from tests.conftest import BUNDLED_CORPUS, make_app, write_jsonl
 

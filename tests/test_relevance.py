@@ -11,7 +11,7 @@ import pytest
 from recommender.cli import main
 from recommender.errors import IncompatibleIndex
 from recommender.indexing.corpus import load_corpus
-from recommender.indexing.index import load_index
+from recommender.indexing.storage import load_index
 from recommender.serving.publish import current_dir
 from tests.conftest import BUNDLED_CORPUS, FakeClock, article_rows, make_app, write_jsonl
 

@@ -24,8 +24,9 @@ from typing import Any
 
 from recommender.errors import IncompatibleIndex, RecommenderError
 from recommender.indexing.corpus import Corpus
-from recommender.indexing.index import MANIFEST, Index, read_manifest, write_index_files
+from recommender.indexing.index import Index
 from recommender.indexing.relevance import coverage_collapsed
+from recommender.indexing.storage import MANIFEST, read_manifest, write_index_files
 
 DEFAULT_INDEX = "var/index"  # where `make run` publishes, relative to the working directory
 CURRENT = "current"
