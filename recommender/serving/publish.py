@@ -42,10 +42,17 @@ class PublishRefused(RecommenderError):
 
 @dataclass(frozen=True, slots=True)
 class Version:
+    """A kept version. ``name`` is the directory (publication number first, so names sort in order);
+    ``version`` is the index's own name, the one the CLI, ``/healthz`` and ETags show."""
+
     name: str
     path: Path
     manifest: dict[str, Any]
     current: bool
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest.get("version", self.name))
 
 
 def is_index_root(path: str | Path) -> bool:
@@ -174,6 +181,19 @@ def rollback(root: str | Path) -> Version:
         raise PublishRefused(f"{root}: no current version to roll back from")
     if position == 0:
         raise PublishRefused(f"{root}: {versions[0].name} is the oldest version kept; nothing to roll back to")
-    previous = versions[position - 1]
-    _switch_current(Path(root), previous.name)
-    return Version(previous.name, previous.path, previous.manifest, True)
+    return _make_current(Path(root), versions[position - 1])
+
+
+def activate(root: str | Path, version: str) -> Version:
+    """Point ``current`` at any kept version, named as ``versions`` lists it: forward after a rollback, say."""
+    versions = list_versions(root)
+    chosen = next((kept for kept in versions if version in (kept.version, kept.name)), None)
+    if chosen is None:
+        names = ", ".join(kept.version for kept in versions) or "none"
+        raise PublishRefused(f"{root}: no kept version {version!r}; kept: {names}")
+    return _make_current(Path(root), chosen)
+
+
+def _make_current(root: Path, version: Version) -> Version:
+    _switch_current(root, version.name)
+    return Version(version.name, version.path, version.manifest, True)
