@@ -22,7 +22,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush a file, or a directory's entries, to disk: a rename is durable only once its directory is."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -106,38 +108,46 @@ def write_index_files(index: Index, directory: Path) -> None:
     _write_json(directory / QUALITY, index.quality)
     files = {}
     for path in sorted(directory.iterdir()):
-        _fsync(path)
+        fsync(path)
         files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
     index.manifest["files"] = files
     index.manifest["matrix_shape"] = list(matrix.shape)
     (directory / MANIFEST).write_text(json.dumps(index.manifest, indent=2) + "\n", encoding="utf-8")
-    _fsync(directory / MANIFEST)
-    _fsync(directory)
+    fsync(directory / MANIFEST)
+    fsync(directory)
 
 
 def save_index(index: Index, out: str | Path) -> Path:
-    """Write the index to ``out`` through a temporary sibling directory and a rename.
-
-    An interrupted save leaves only a hidden temporary directory behind, never
-    a half-written ``out``.
-    """
+    """Write the index to ``out``, replacing what is there in one rename."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with staged(out) as staging:
         write_index_files(index, staging)
+    return out
+
+
+@contextmanager
+def staged(target: Path) -> Iterator[Path]:
+    """A hidden sibling directory to write ``target`` into, renamed over it when the block succeeds.
+
+    An interrupted write leaves only the hidden directory behind (``.NAME.tmp-*``), never a
+    half-written ``target``; readers of ``target`` see the old directory or the new one.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield staging
         staging.chmod(0o755)
-        if out.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, retired / out.name)
-            os.replace(staging, out)
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, retired / target.name)
+            os.replace(staging, target)
             shutil.rmtree(retired, ignore_errors=True)
         else:
-            os.replace(staging, out)
+            os.replace(staging, target)
+        fsync(target.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return out
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from recommender.errors import IncompatibleIndex, RecommenderError
 from recommender.indexing.corpus import Corpus
 from recommender.indexing.index import Index
 from recommender.indexing.relevance import coverage_collapsed
-from recommender.indexing.storage import MANIFEST, read_manifest, write_index_files
+from recommender.indexing.storage import MANIFEST, fsync, read_manifest, staged, write_index_files
 
 DEFAULT_INDEX = "var/index"  # where `make run` publishes, relative to the working directory
 CURRENT = "current"
@@ -114,15 +113,7 @@ def _switch_current(root: Path, name: str) -> None:
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(Path(VERSIONS) / name)
     os.replace(temporary, root / CURRENT)
-    _fsync_directory(root)
-
-
-def _fsync_directory(path: Path) -> None:
-    directory = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync(root)
 
 
 def publish(index: Index, root: str | Path, keep: int = KEEP_VERSIONS) -> Path:
@@ -132,15 +123,8 @@ def publish(index: Index, root: str | Path, keep: int = KEEP_VERSIONS) -> Path:
     versions.mkdir(parents=True, exist_ok=True)
     numbers = [int(path.name.split("-", 1)[0]) for path in versions.glob("[0-9]*-*") if path.name[:6].isdigit()]
     name = f"{max(numbers, default=0) + 1:06d}-{index.version}"
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=versions))
-    try:
+    with staged(versions / name) as staging:  # the version's name is on disk before current may point at it
         write_index_files(index, staging)
-        staging.chmod(0o755)
-        os.replace(staging, versions / name)
-        _fsync_directory(versions)  # the version's name is on disk before current may point at it
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     _switch_current(root, name)
     _prune(root, keep)
     return versions / name
