@@ -205,7 +205,8 @@ def _read_json(path: Path) -> Any:
 
 
 def _array(directory: Path, name: str, mmap: bool = True) -> np.ndarray:
-    return np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+    array: np.ndarray = np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+    return array
 
 
 def _vectorizer_loader(directory: Path, manifest: dict[str, Any]) -> Callable[[], FeatureUnion]:

@@ -151,7 +151,8 @@ def _fit_in_parallel(
 
 
 def _analyzer(vectorizer: FeatureUnion) -> Analyzer:
-    return tfidf_steps(vectorizer)[0][1].analyzer
+    analyzer: Analyzer = tfidf_steps(vectorizer)[0][1].analyzer
+    return analyzer
 
 
 def transform(vectorizer: FeatureUnion, articles: Sequence[Article]) -> sparse.csr_matrix:

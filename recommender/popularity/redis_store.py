@@ -88,7 +88,8 @@ class RedisStore:
             pipeline = self._redis.pipeline(transaction=False)
             pipeline.set(key, secrets.token_bytes(32), nx=True, ex=SALT_DAYS * DAY)
             pipeline.get(key)
-            return pipeline.execute()[1]
+            salt: bytes = pipeline.execute()[1]
+            return salt
         except self._errors as error:
             raise StoreUnavailable(f"redis {redacted(self.url)}: {error}") from error
 

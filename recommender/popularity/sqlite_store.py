@@ -125,7 +125,8 @@ class SQLiteStore:
         with self._transaction() as db:
             db.execute("DELETE FROM daily_salts WHERE day < ?", (day - SALT_DAYS + 1,))
             db.execute("INSERT OR IGNORE INTO daily_salts (day, salt) VALUES (?, ?)", (day, secrets.token_bytes(32)))
-            return db.execute("SELECT salt FROM daily_salts WHERE day = ?", (day,)).fetchone()[0]
+            salt: bytes = db.execute("SELECT salt FROM daily_salts WHERE day = ?", (day,)).fetchone()[0]
+            return salt
 
     def add_counts(self, counts: dict[tuple[str, int], int]) -> None:
         with self._transaction() as db:

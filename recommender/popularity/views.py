@@ -46,7 +46,7 @@ def _crawler_detect() -> CrawlerDetect:
 @functools.lru_cache(maxsize=8192)
 def _listed_crawler(user_agent: str) -> bool:
     # A site sees a few thousand distinct browser strings a day; the list's regex costs about 0.2 ms each.
-    return _crawler_detect().is_crawler(user_agent)
+    return bool(_crawler_detect().is_crawler(user_agent))
 
 
 def is_bot(user_agent: str | None) -> bool:
@@ -58,7 +58,7 @@ def is_bot(user_agent: str | None) -> bool:
     if user_agent is None or _NOT_A_BROWSER.fullmatch(user_agent):
         return True
     if len(user_agent) > _CACHED_AGENT_LENGTH:
-        return _crawler_detect().is_crawler(user_agent)
+        return bool(_crawler_detect().is_crawler(user_agent))
     return _listed_crawler(user_agent)
 
 

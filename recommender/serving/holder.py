@@ -49,7 +49,7 @@ class IndexHolder:
         self.changes = changes
         self.curation = curation
         self._lock = threading.Lock()
-        self._refused: tuple[Path, str] | None = None
+        self._refused: tuple[Path | None, str] | None = None
         directory = resolve_index_dir(self.source)
         self.live = self._replay(LiveIndex(load_index(directory), directory))
 
@@ -80,6 +80,7 @@ class IndexHolder:
         """Load a newly published version and apply new changes; never raises for a bad version."""
         with self._lock:
             live = self.live
+            directory: Path | None
             try:
                 directory = resolve_index_dir(self.source)
                 version = str(read_manifest(directory)["version"])
@@ -87,7 +88,8 @@ class IndexHolder:
                 log.error("index at %s unreadable, still serving %s: %s", self.source, live.version, error)
                 directory, version = live.directory, live.base.version
             candidate = (directory, version)
-            if (directory != live.directory or version != live.base.version) and candidate != self._refused:
+            changed = directory != live.directory or version != live.base.version
+            if directory is not None and changed and candidate != self._refused:
                 try:
                     with collector_paused():
                         fresh = LiveIndex(load_index(directory), directory)
