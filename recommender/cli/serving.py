@@ -16,6 +16,7 @@ from recommender.serving.changes import ChangeLog
 from recommender.serving.curation import CurationStore, default_curation_path, parse_curation
 from recommender.serving.holder import IndexHolder
 from recommender.serving.publish import Version, activate, list_versions, resolve_index_dir, rollback
+from recommender.serving.replicate import pull
 
 Commands = Any  # argparse's sub-parsers action, which it does not export
 
@@ -100,6 +101,18 @@ def activate_command(args: argparse.Namespace) -> int:
     return _now_current(activate(args.index_root, args.version))
 
 
+def pull_command(args: argparse.Namespace) -> int:
+    """Serve the version another index root serves (a mount, or an rsync mirror), copying it if missing."""
+    pulled = pull(args.source_root, args.index_root)
+    copied = "copied and checked" if pulled.copied else "already here"
+    if not pulled.switched:
+        print(f"current version is still {pulled.current.version} ({copied})")
+        return 0
+    articles = pulled.current.manifest["article_count"]
+    print(f"current version is now {pulled.current.version} ({copied}, {articles} articles)")
+    return 0
+
+
 def add_commands(commands: Commands) -> None:
     parser = commands.add_parser("add", help=add.__doc__, description=add.__doc__)
     parser.add_argument("file", type=Path, help="JSON Lines file of articles, in the corpus format")
@@ -120,3 +133,8 @@ def add_commands(commands: Commands) -> None:
             parser.add_argument("version", help="a kept version, as `recommender versions` lists it")
         add_index_root_argument(parser)
         parser.set_defaults(handler=handler)
+
+    parser = commands.add_parser("pull", help=pull_command.__doc__, description=pull_command.__doc__)
+    parser.add_argument("source_root", type=Path, metavar="SOURCE_ROOT", help="the index root to follow")
+    add_index_root_argument(parser)
+    parser.set_defaults(handler=pull_command)

@@ -218,6 +218,13 @@ def _vectorizer_loader(directory: Path, manifest: dict[str, Any]) -> Callable[[]
     return load
 
 
+def verify_index(directory: str | Path) -> dict[str, Any]:
+    """The manifest of a complete, undamaged index this code can read; raises IncompatibleIndex otherwise."""
+    manifest = read_manifest(directory)
+    _check_compatible(Path(directory), manifest, verify_checksums=True)
+    return manifest
+
+
 def load_index(directory: str | Path, verify_checksums: bool = True) -> Index:
     """Load an index written by ``save_index``; arrays are memory-mapped, not copied.
 

@@ -108,7 +108,7 @@ def check_quality(index: Index, previous_quality: dict[str, Any] | None, force: 
         )
 
 
-def _switch_current(root: Path, name: str) -> None:
+def switch_current(root: Path, name: str) -> None:
     temporary = root / f".{CURRENT}.{os.getpid()}.tmp"
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(Path(VERSIONS) / name)
@@ -125,8 +125,8 @@ def publish(index: Index, root: str | Path, keep: int = KEEP_VERSIONS) -> Path:
     name = f"{max(numbers, default=0) + 1:06d}-{index.version}"
     with staged(versions / name) as staging:  # the version's name is on disk before current may point at it
         write_index_files(index, staging)
-    _switch_current(root, name)
-    _prune(root, keep)
+    switch_current(root, name)
+    prune(root, keep)
     return versions / name
 
 
@@ -146,7 +146,7 @@ def list_versions(root: str | Path) -> list[Version]:
     return found
 
 
-def _prune(root: Path, keep: int) -> None:
+def prune(root: Path, keep: int) -> None:
     versions = list_versions(root)
     for version in versions[:-keep]:
         if not version.current:
@@ -179,5 +179,5 @@ def activate(root: str | Path, version: str) -> Version:
 
 
 def _make_current(root: Path, version: Version) -> Version:
-    _switch_current(root, version.name)
+    switch_current(root, version.name)
     return Version(version.name, version.path, version.manifest, True)
