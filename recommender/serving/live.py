@@ -124,9 +124,26 @@ class LiveIndex:
         return sparse.vstack([self.vector(article_id) for article_id in article_ids], format="csr")
 
     def same_story(self, article_id: str, other_id: str) -> bool:
-        """Whether two served articles are near-duplicates (cosine at or above the duplicate threshold)."""
-        cosine = self.vector(article_id).multiply(self.vector(other_id)).sum()
-        return bool(cosine >= self.duplicate_threshold)
+        """Whether two served articles are near-duplicates (cosine at or above the duplicate threshold).
+
+        Computed on the rows' raw arrays: a request checks a dozen fallbacks this way, and slicing
+        the sparse matrix for each cost 0.3 ms, most of a request's time.
+        """
+        terms, weights = self._row(article_id)
+        other_terms, other_weights = self._row(other_id)
+        _, mine, theirs = np.intersect1d(terms, other_terms, assume_unique=True, return_indices=True)
+        return bool(np.dot(weights[mine], other_weights[theirs]) >= self.duplicate_threshold)
+
+    def _row(self, article_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """The term numbers and weights of an article's row, as views of the (memory-mapped) matrix."""
+        if article_id in self._vectors:
+            vector = self._vectors[article_id]
+            return vector.indices, vector.data
+        self.article(article_id)
+        matrix = self.base.matrix
+        row = self.base.row_of(article_id)
+        start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+        return matrix.indices[start:stop], matrix.data[start:stop]
 
     @property
     def words(self) -> list[str]:
