@@ -17,7 +17,7 @@ from werkzeug.routing import PathConverter
 
 from recommender.popularity.views import DEFAULT_MAX_PENDING
 from recommender.serving.publish import DEFAULT_INDEX
-from service import admin, api, cors, errors, live, openapi, pages, popularity
+from service import admin, api, cors, errors, live, openapi, pages, popularity, responses
 
 
 class ArticleIdConverter(PathConverter):
@@ -59,6 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["article_id"] = ArticleIdConverter
     live.init_app(app)
     popularity.init_app(app)
+    responses.init_app(app)
     errors.init_app(app)
     cors.init_app(app)
     app.register_blueprint(api.blueprint)

@@ -87,6 +87,7 @@ class PopularRankings:
         self.clock = clock
         self.refresh_seconds = refresh_seconds
         self._rankings: dict[str, list[Ranked]] = {}  # replaced whole, so readers need no lock
+        self.generation = 0  # counts the replacements: what was built from one ranking is stale after it
         self._computed_at = float("-inf")
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -107,6 +108,7 @@ class PopularRankings:
                 log.warning("popular lists not refreshed, serving the last ones: %s", error)
                 return
             self._rankings = {window: rank(counts, now, window, self.recency) for window in WINDOWS}
+            self.generation += 1
 
     def start(self) -> None:
         """Compute the rankings now, then keep them fresh from a daemon thread."""
