@@ -58,8 +58,12 @@ def test_an_editors_correction_is_served_at_once(app) -> None:
 def test_an_article_published_during_the_day_appears_at_once(app) -> None:
     client = app.test_client()
     client.get("/api/v1/popular?limit=3")
-    article = {"title": "Football final goes to extra time", "body": "football final extra time goal", "section": "sport",
-               "published_at": "2030-01-01T00:00:00Z"}  # fmt: skip
+    article = {
+        "title": "Football final goes to extra time",
+        "body": "football final extra time goal",
+        "section": "sport",
+        "published_at": "2030-01-01T00:00:00Z",
+    }
     assert client.put("/api/v1/articles/football-new", json=article, headers=AUTH).status_code in (200, 201)
     assert ids(client.get("/api/v1/popular?limit=3"))[0] == "football-new"  # the newest fills an empty Popular
 
