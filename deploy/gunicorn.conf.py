@@ -4,6 +4,7 @@ Run: gunicorn -c deploy/gunicorn.conf.py 'service:create_app()'
 """
 
 import glob
+import logging
 import multiprocessing
 import os
 import shutil
@@ -72,3 +73,16 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_fork(server, worker):
+    """The loggers of `recommender` and `service` write where gunicorn's error log does, at its level.
+    Otherwise nobody configures them under gunicorn and the INFO lines naming the index version each worker
+    loaded, switched to or refused are never seen."""
+    error_log = worker.log.error_log
+    for name in ("recommender", "service"):
+        logger = logging.getLogger(name)
+        logger.setLevel(error_log.level)
+        for handler in error_log.handlers:
+            if handler not in logger.handlers:
+                logger.addHandler(handler)

@@ -3,6 +3,9 @@ the index version each worker loaded, switched to, or refused."""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 import time
 import urllib.request
 from collections import Counter
@@ -10,7 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.harness import get_json, gunicorn
-from tests.test_metrics import parse, value
+from recommender.cli import main
+from recommender.indexing.storage import load_index
+from recommender.serving.publish import current_dir
+from tests.conftest import article_rows, write_jsonl
+from tests.test_metrics import parse, publish, value
 
 DEADLINE_SECONDS = 30
 
@@ -50,3 +57,39 @@ def test_metrics_are_summed_over_the_workers(small_index: Path, tmp_path: Path) 
         assert {healthz_count(running.base) - before for _ in range(6)} == {sent}, served
     log = running.log.read_text()
     assert "metrics of the workers in" in log and "Traceback" not in log, log[-3000:]
+
+
+def lines(log: Path, pattern: str) -> dict[str, str]:
+    """Worker pid -> the first log line from it matching ``pattern``."""
+    found: dict[str, str] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        match = re.match(r"\[[^\]]+\] \[(\d+)\] \[(?:INFO|ERROR)\] (.*)", line)
+        if match and re.search(pattern, match[2]):
+            found.setdefault(match[1], line)
+    return found
+
+
+def test_the_log_names_each_workers_versions(small_corpus: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    assert main(["build", "--corpus", str(small_corpus), "--index-root", str(root)]) == 0
+    first = load_index(current_dir(root)).version
+    more = write_jsonl(tmp_path / "more.jsonl", [*article_rows(), {**article_rows()[0], "id": "football-9"}])
+    with gunicorn(root, tmp_path, workers=2, RELOAD_INTERVAL_SECONDS="0.2") as running:
+        log = running.log
+        wait_for(lambda: len(lines(log, f"^loaded index version {first} from .* at start$")) == 2, "start lines")
+
+        assert main(["build", "--corpus", str(more), "--index-root", str(root)]) == 0
+        second = load_index(current_dir(root)).version
+        assert second != first
+        switched = f"^now serving index version {re.escape(second)} \\(was {re.escape(first)}\\)$"
+        wait_for(lambda: len(lines(log, switched)) == 2, "switch line from each worker")
+
+        broken = publish(root, current_dir(root), "999999-broken")
+        manifest = json.loads((broken / "manifest.json").read_text())
+        manifest |= {"format_version": 0, "version": "20991231T000000Z-broken00"}
+        (broken / "manifest.json").write_text(json.dumps(manifest))
+        refused = f"^refused index version 20991231T000000Z-broken00, still serving {re.escape(second)}: .*format"
+        wait_for(lambda: len(lines(log, refused)) == 2, "refused line from each worker")
+        status, health = get_json(f"{running.base}/healthz")
+        assert (status, health["index_version"]) == (200, second)
+    shutil.rmtree(root)
