@@ -17,7 +17,7 @@ from werkzeug.routing import PathConverter
 
 from recommender.popularity.views import DEFAULT_MAX_PENDING
 from recommender.serving.publish import DEFAULT_INDEX
-from service import admin, api, cors, errors, live, openapi, pages, popularity, responses
+from service import admin, api, cors, errors, live, metrics, openapi, pages, popularity, responses
 
 
 class ArticleIdConverter(PathConverter):
@@ -48,6 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         EVENTS_PER_MINUTE=float(os.environ.get("RECOMMENDER_EVENTS_PER_MINUTE", "60")),
         EVENTS_BURST=int(os.environ.get("RECOMMENDER_EVENTS_BURST", "30")),
         TRUSTED_PROXIES=int(os.environ.get("RECOMMENDER_TRUSTED_PROXIES", "0")),
+        RECOMMENDER_METRICS=os.environ.get("RECOMMENDER_METRICS", "on"),
         MAX_CONTENT_LENGTH=1 << 20,
         CLOCK=time.time,
     )
@@ -57,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # The client is the address the last trusted proxy saw, as it says in X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0)  # type: ignore[method-assign]
     app.url_map.converters["article_id"] = ArticleIdConverter
+    metrics.init_app(app)
     live.init_app(app)
     popularity.init_app(app)
     responses.init_app(app)

@@ -30,6 +30,7 @@ from recommender.serving import boxes
 from recommender.serving.boxes import Item
 from service.errors import InvalidParameter, error_response
 from service.live import current_index
+from service.metrics import count_box_event, count_view
 from service.popularity import Popularity, current_popularity
 from service.responses import cached
 
@@ -233,6 +234,7 @@ def events() -> Response:
     address = request.remote_addr or ""
     wait = popularity.limiter.take(address) if popularity.limiter is not None else 0.0
     if wait:
+        count_view("rate_limited")
         response = error_response(429, "rate_limited", "too many events from this client; retry later")
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
@@ -249,9 +251,11 @@ def events() -> Response:
         return error_response(400, error.code, str(error))
     user_agent = request.user_agent.string
     if is_bot(user_agent):
+        count_view("bot")
         return _accepted(counted=False)
     client = client_fingerprint(address, user_agent) if view.visitor_id is None else None
     popularity.recorder.record(view.article_id, view.visitor_id, client)
+    count_view("accepted")
     return _accepted(counted=True)
 
 
@@ -265,6 +269,7 @@ def _click_event(event: dict[str, Any], is_article: Callable[[str], bool], popul
     if is_bot(request.user_agent.string):
         return _accepted(counted=False)
     popularity.clicks.add(impressions.elements(), clicks)
+    count_box_event(event["type"], event["box"])
     return _accepted(counted=True)
 
 

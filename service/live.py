@@ -11,12 +11,14 @@ from recommender.serving.changes import ChangeLog, default_changes_path
 from recommender.serving.curation import CurationStore, default_curation_path
 from recommender.serving.holder import IndexHolder, Watcher
 from recommender.serving.live import LiveIndex
+from service.metrics import observer
 
 
 def init_app(app: Flask) -> None:
     config = app.config
     changes = ChangeLog(config["RECOMMENDER_CHANGES"] or default_changes_path(config["RECOMMENDER_INDEX"]))
-    holder = IndexHolder(config["RECOMMENDER_INDEX"], changes, CurationStore(default_curation_path(changes.path)))
+    curation = CurationStore(default_curation_path(changes.path))
+    holder = IndexHolder(config["RECOMMENDER_INDEX"], changes, curation, observer(app))
     app.extensions["recommender.holder"] = holder
     # What start-up created lives as long as the process: keep it out of every later full collection.
     gc.freeze()

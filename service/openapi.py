@@ -317,6 +317,15 @@ def document() -> dict[str, Any]:
                     "responses": {"200": _json("Ready", "ready"), "503": _error("store_unavailable")},
                 }
             },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of all workers, for the scraper; keep it behind the proxy",
+                    "responses": {
+                        "200": {"description": "", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                        "404": _error("not_found (RECOMMENDER_METRICS=off)"),
+                    },
+                }
+            },
             "/widget.js": {
                 "get": {
                     "summary": "the embeddable widget",
