@@ -19,7 +19,9 @@ from recommender.popularity.clicks import report
 from recommender.popularity.views import DEFAULT_WINDOW, WINDOWS, hour_of
 from recommender.serving import boxes
 from recommender.serving.curation import parse_curation
-from service.api import popular_box
+from recommender.serving.page import preview_boxes
+from recommender.serving.teasers import item_teaser
+from service.api import popular_item
 from service.live import current_holder, current_index
 from service.popularity import current_popularity
 
@@ -116,20 +118,27 @@ def preview_article(article_id: str) -> str | tuple[str, int]:
         return shared_terms(vector, index.vector(other_id), index.words)
 
     ranking = current_popularity().rankings.ranked(window)
-    shown: set[str] = set()
-    box = boxes.more_like_this(index, article_id, PREVIEW_ITEMS, index.floor, ranking, shown=shown)
-    related = [(item, why(item.article["id"]) if item.reason == boxes.SIMILAR else []) for item in box]
+    shown = preview_boxes(index, article_id, ranking, PREVIEW_ITEMS)
+
+    def explained(items: list[boxes.Item]) -> list[tuple[boxes.Item, list[object]]]:
+        return [(item, why(item.article["id"]) if item.reason == boxes.SIMILAR else []) for item in items]
+
     # What the floor kept out: editors see the near misses and why they scored what they did.
     below = [(n, why(n.article["id"])) for n in index.related(article_id, PREVIEW_ITEMS) if n.score < index.floor]
-    source, popular = popular_box(window, PREVIEW_ITEMS, None, shown)
     return render_template(
         "preview.html",
         article=article,
-        related=related,
+        related=explained(shown.reader.more_like_this),
+        related_beyond=explained(shown.more_like_this_beyond),
+        tagged=shown.reader.related,
+        popular=[popular_item(item) for item in shown.reader.popular],
+        popular_beyond=[popular_item(item) for item in shown.popular_beyond],
+        popular_source=shown.reader.popular_source,
+        sizes=shown.sizes,
+        default_window=DEFAULT_WINDOW,
+        teaser_of=item_teaser,
         below_floor=below,
         floor=index.floor,
-        popular=popular,
-        popular_source=source,
         window=window,
         windows=list(WINDOWS),
         version=index.version,

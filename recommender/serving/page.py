@@ -61,3 +61,33 @@ def page_boxes(
     before_popular = frozenset(shown)
     popular = boxes.popular(index, ranking, sizes.popular, None, shown) if sizes.popular else []
     return PageBoxes(more_like_this, related, popular, before_popular)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewBoxes:
+    """The reader's boxes exactly, and what a larger box would add below them, for the editors' preview."""
+
+    reader: PageBoxes
+    sizes: BoxSizes
+    more_like_this_beyond: list[Item]
+    popular_beyond: list[Item]
+
+
+def _beyond(shown: list[Item], wider: list[Item], total: int) -> list[Item]:
+    seen = {item.article["id"] for item in shown}
+    return [item for item in wider if item.article["id"] not in seen][: max(total - len(shown), 0)]
+
+
+def preview_boxes(
+    index: ServedIndex, article_id: str, ranking: Sequence[Ranked], total: int, sizes: BoxSizes = BoxSizes()
+) -> PreviewBoxes:
+    """The boxes a reader gets with the widget's ``sizes``, each topped up to ``total`` items by the ones a
+    larger box would show after them (More like this and Popular; Related is shown as readers get it)."""
+    reader = page_boxes(index, article_id, ranking, sizes)
+    wider = boxes.more_like_this(
+        index, article_id, total, index.floor, ranking, shown=set(), settings=index.rerank_settings
+    )
+    popular = boxes.popular(index, ranking, total, None, set(reader.shown_before_popular))
+    return PreviewBoxes(
+        reader, sizes, _beyond(reader.more_like_this, wider, total), _beyond(reader.popular, popular, total)
+    )
