@@ -10,6 +10,7 @@ import base64
 import hmac
 import random
 from importlib.resources import files
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
@@ -30,6 +31,8 @@ blueprint = Blueprint("pages", __name__, template_folder="templates")
 MAX_SEARCH_RESULTS = 50
 PREVIEW_ITEMS = 10
 WIDGET_MAX_AGE = 3600
+# The widget's data- attributes the demo page passes on from its query string.
+DEMO_ATTRIBUTES = ("layout", "thumbnails", "excerpts", "related", "tagged", "popular")
 
 
 @blueprint.get("/widget.js")
@@ -182,5 +185,9 @@ def demo_random() -> Response:
 
 @blueprint.get("/demo/<path:article_id>")
 def demo_article(article_id: str) -> str:
-    """A stand-in for the site's article page, embedding the widget with the documented snippet."""
-    return render_template("demo.html", article=current_index().article(article_id))
+    """A stand-in for the site's article page, embedding the widget with the documented snippet; the widget's
+    data- attributes can be tried from the query string (``?layout=tabs&thumbnails&excerpts``)."""
+    attributes = {name: request.args[name] for name in DEMO_ATTRIBUTES if name in request.args}
+    query = f"?{urlencode(attributes)}" if attributes else ""  # links keep the mode
+    article = current_index().article(article_id)
+    return render_template("demo.html", article=article, widget_attributes=attributes, query=query)

@@ -90,3 +90,13 @@ def test_an_article_added_during_the_day_has_its_teaser_at_once(client) -> None:
     assert added["image_url"] == "/pictures/manager.jpg"
     assert added["excerpt"].startswith("The football club appointed") and added["excerpt"].endswith("…")
     assert len(added["excerpt"]) <= 160
+
+
+def test_the_demo_page_passes_the_widget_attributes_on_from_its_query(client) -> None:
+    page = client.get("/demo/football-1?layout=tabs&thumbnails=&excerpts=&popular=3&onclick=x").get_data(as_text=True)
+    container = next(line for line in page.splitlines() if "data-recommender-article" in line)
+    assert 'data-layout="tabs"' in container and 'data-thumbnails=""' in container and 'data-popular="3"' in container
+    assert 'data-excerpts=""' in container and "onclick" not in container
+    assert 'data-link-template="/demo/{id}?layout=tabs&amp;thumbnails=&amp;excerpts=&amp;popular=3"' in container
+    plain = client.get("/demo/football-1").get_data(as_text=True)
+    assert '<div data-recommender-article="football-1" data-link-template="/demo/{id}"></div>' in plain
