@@ -28,6 +28,8 @@ from recommender.popularity.events import (
 from recommender.popularity.views import DEFAULT_WINDOW, WINDOWS, hour_of, is_bot
 from recommender.serving import boxes
 from recommender.serving.boxes import Item
+from recommender.serving.page import BoxSizes, page_boxes
+from recommender.serving.teasers import item_teaser
 from service.errors import InvalidParameter, error_response
 from service.live import current_index
 from service.metrics import count_box_event, count_view
@@ -113,7 +115,9 @@ def window_parameter() -> str:
 
 
 def article_fields(article: dict[str, Any]) -> dict[str, Any]:
-    return {key: article.get(key) for key in ("id", "title", "url", "section", "published_at")}
+    """What every box's item says of its article, ``image_url`` and the ``excerpt`` teaser included."""
+    fields = {key: article.get(key) for key in ("id", "title", "url", "section", "published_at", "image_url")}
+    return {**fields, "excerpt": item_teaser(article)}
 
 
 def related_item(item: Item) -> dict[str, Any]:
@@ -203,21 +207,19 @@ def popular() -> Response:
 @from_cache
 def recommendations(article_id: str) -> Response:
     """Both boxes of an article page in one call; no article appears twice on the page."""
-    related_limit = int_parameter("related", DEFAULT_LIMIT, 0, MAX_LIMIT)
-    tagged_limit = int_parameter("tagged", DEFAULT_LIMIT, 0, MAX_LIMIT)
-    popular_limit = int_parameter("popular", DEFAULT_LIMIT, 0, MAX_LIMIT)
+    sizes = BoxSizes(*(int_parameter(name, DEFAULT_LIMIT, 0, MAX_LIMIT) for name in ("related", "tagged", "popular")))
     window = window_parameter()
     index = current_index()
-    shown: set[str] = set()
-    more_like_this = more_like_this_box(article_id, related_limit, shown, window)
-    tagged = boxes.related_by_tags(index, article_id, tagged_limit, shown) if tagged_limit else []
-    source, popular_items = popular_box(window, popular_limit, None, shown) if popular_limit else ("views", [])
+    min_score = min_score_parameter(index.floor)
+    fill, settings = fill_parameter(), rerank_parameters(index.rerank_settings)
+    ranking = current_popularity().rankings.ranked(window)
+    page = page_boxes(index, article_id, ranking, sizes, min_score, fill, settings)
     body = jsonify(
         article_id=article_id,
-        more_like_this=more_like_this,
-        related=[tagged_item(item) for item in tagged],
-        popular=popular_items,
-        popular_source=source,
+        more_like_this=[related_item(item) for item in page.more_like_this],
+        related=[tagged_item(item) for item in page.related],
+        popular=[popular_item(item) for item in page.popular],
+        popular_source=page.popular_source if sizes.popular else "views",
         popular_window=window,
         index_version=index.version,
     )

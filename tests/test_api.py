@@ -10,7 +10,7 @@ from recommender.errors import IncompatibleIndex
 from service import create_app
 from tests.conftest import make_app
 
-ITEM_FIELDS = {"id", "title", "url", "section", "published_at", "score", "reason"}
+ITEM_FIELDS = {"id", "title", "url", "section", "published_at", "image_url", "excerpt", "score", "reason"}
 
 
 def test_related_returns_five_items_with_their_fields(client) -> None:
