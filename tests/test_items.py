@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from recommender.indexing.corpus import load_corpus
-from recommender.indexing.index import build_index, save_index
+from recommender.indexing.index import build_index
+from recommender.indexing.storage import save_index
 from recommender.indexing.teaser import teaser
 from service.openapi import document
 from tests.conftest import article_rows, make_app, write_jsonl
@@ -39,7 +40,7 @@ def pictured_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def client(pictured_index: Path, tmp_path: Path) -> Iterator[Any]:
     app = make_app(pictured_index, tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
     yield app.test_client()
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
 
 
 def every_item(client) -> list[dict[str, Any]]:

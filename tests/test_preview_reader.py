@@ -40,7 +40,7 @@ def view(client, article_id: str, readers: int) -> None:
 def test_preview_boxes_above_the_line_are_the_widgets_boxes(bundled_index: Path, tmp_path: Path) -> None:
     app = make_app(bundled_index, tmp_path)
     client = app.test_client()
-    popularity = app.extensions["recommender.popularity.views"]
+    popularity = app.extensions["recommender.popularity"]
     for article_id in [article.id for article in load_corpus(BUNDLED_CORPUS).articles[:12]]:
         view(client, article_id, 2)  # 24 events: within one client's burst allowance
     popularity.recorder.flush()
@@ -74,4 +74,4 @@ def test_preview_shows_the_related_box_readers_get(small_index: Path, tmp_path: 
     assert ids(related_reader, "related-item") == [item["id"] for item in reader["more_like_this"]]
     popular_reader, _ = sections(page, "popular")
     assert ids(popular_reader, "popular-item") == [item["id"] for item in reader["popular"]]
-    app.extensions["recommender.popularity.views"].close()
+    app.extensions["recommender.popularity"].close()
