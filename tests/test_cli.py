@@ -137,3 +137,28 @@ def test_every_command_has_help_and_is_in_the_readme(capsys: pytest.CaptureFixtu
         assert done.value.code == 0
         assert capsys.readouterr().out.startswith(f"usage: recommender {command}")
         assert parser.description, f"{command} has no description"
+
+
+def test_progress_shows_each_stages_time_and_what_it_has_left() -> None:
+    from io import StringIO
+
+    from recommender.cli.common import Progress
+
+    now = [0.0]
+    stream = StringIO()
+    progress = Progress(stream, clock=lambda: now[0])
+    progress("vectorising", 0, 1000)
+    now[0] = 30.0
+    progress("vectorising", 250, 1000)  # 30 s for a quarter: 90 s to go
+    now[0] = 130.0
+    progress("vectorising", 1000, 1000)
+    progress("neighbours", 0, 10)
+    now[0] = 131.0
+    progress("neighbours", 5, 10)
+    assert stream.getvalue().splitlines() == [
+        "vectorising: 0/1000 (0%) 0.0s",
+        "vectorising: 250/1000 (25%) 30.0s ETA 1m30s",
+        "vectorising: 1000/1000 (100%) 2m10s",
+        "neighbours: 0/10 (0%) 0.0s",
+        "neighbours: 5/10 (50%) 1.0s ETA 1.0s",
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -16,20 +16,31 @@ MAX_PROBLEMS_SHOWN = 20
 
 
 class Progress:
-    """A progress bar on a terminal; a plain log line every 10% otherwise (cron, CI, files)."""
+    """A progress bar on a terminal; a plain log line every 10% otherwise (cron, CI, files).
 
-    def __init__(self, stream: TextIO) -> None:
+    Each stage shows its own elapsed time and, once under way, an estimate of the time it has left
+    (from its rate so far), so an editor watching a long build knows when it will end.
+    """
+
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.perf_counter) -> None:
         self.stream = stream
         self.interactive = stream.isatty()
-        self.started = time.perf_counter()
+        self.clock = clock
+        self._stage = ""
+        self._stage_started = clock()
         self._last: tuple[str, int] = ("", -1)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        now = self.clock()
+        if stage != self._stage:
+            self._stage, self._stage_started = stage, now
         percent = 100 * done // total if total else 100
-        elapsed = time.perf_counter() - self.started
+        elapsed = now - self._stage_started
+        left = f" ETA {_duration(elapsed / done * (total - done))}" if 0 < done < total else ""
         if self.interactive:
             bar = "#" * (percent // 4)
-            self.stream.write(f"\r{stage:<12} [{bar:<25}] {percent:3d}% {done}/{total} {elapsed:6.1f}s")
+            line = f"\r{stage:<12} [{bar:<25}] {percent:3d}% {done}/{total} {_duration(elapsed)}{left}"
+            self.stream.write(f"{line:<80}")
             if done >= total:
                 self.stream.write("\n")
             self.stream.flush()
@@ -37,8 +48,15 @@ class Progress:
         step = percent // 10
         if (stage, step) != self._last:
             self._last = (stage, step)
-            self.stream.write(f"{stage}: {done}/{total} ({percent}%) {elapsed:.1f}s\n")
+            self.stream.write(f"{stage}: {done}/{total} ({percent}%) {_duration(elapsed)}{left}\n")
             self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
 
 
 def report_problems(problems: Sequence[object], stream: TextIO) -> None:
