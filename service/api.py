@@ -33,19 +33,12 @@ from service.live import current_index
 from service.metrics import count_box_event, count_view
 from service.parameters import fill_parameter, int_parameter, min_score_parameter, rerank_parameters, window_parameter
 from service.popularity import Popularity, current_popularity
-from service.responses import cached
+from service.responses import reusable
 
 blueprint = Blueprint("api", __name__)
 
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
-
-
-def _ranking_generation() -> int:
-    return current_popularity().rankings.generation
-
-
-from_cache = cached(current_index, _ranking_generation)
 
 
 def article_fields(article: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +99,7 @@ def more_like_this_box(
 
 
 @blueprint.get("/api/v1/articles/<path:article_id>/related")
-@from_cache
+@reusable
 def related(article_id: str) -> HttpResponse:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     index = current_index()
@@ -117,7 +110,7 @@ def related(article_id: str) -> HttpResponse:
 
 
 @blueprint.get("/api/v1/articles/<path:article_id>/related-by-tags")
-@from_cache
+@reusable
 def related_by_tags(article_id: str) -> HttpResponse:
     """The "Related" box: articles sharing the article's editors' tags, a rare tag counting more."""
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
@@ -127,7 +120,7 @@ def related_by_tags(article_id: str) -> HttpResponse:
 
 
 @blueprint.get("/api/v1/popular")
-@from_cache
+@reusable
 def popular() -> HttpResponse:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     window = window_parameter()
@@ -138,7 +131,7 @@ def popular() -> HttpResponse:
 
 
 @blueprint.get("/api/v1/articles/<path:article_id>/recommendations")
-@from_cache
+@reusable
 def recommendations(article_id: str) -> HttpResponse:
     """Both boxes of an article page in one call; no article appears twice on the page."""
     sizes = BoxSizes(*(int_parameter(name, DEFAULT_LIMIT, 0, MAX_LIMIT) for name in ("related", "tagged", "popular")))

@@ -1,38 +1,55 @@
-"""Serialised GET responses, reused while the served snapshot and the Popular lists stay the same.
+"""Finished GET responses, answered again without entering Flask while nothing they depend on changed.
 
-The website asks for the same few thousand articles over and over, and a response
-depends only on its path and query string, the snapshot served (version, the day's
-changes, editors' corrections) and the last Popular ranking. So the first request
-builds the body (boxes, JSON, ETag) and the next ones copy bytes. Entries belong
-to one (snapshot, ranking) pair: when either changes the cache empties, so a
-response is never older than what a fresh request would compute. At most
-``capacity`` entries are kept, the least recently used going first.
+The website asks for the same few thousand articles over and over, and an answer
+depends only on its path and query string, the page's Origin (CORS headers), the
+snapshot served (version, the day's changes, editors' corrections) and the last
+Popular ranking. So the first request goes through Flask (boxes, JSON, ETag, CORS,
+metrics) and the WSGI layer keeps its final bytes and headers; the next ones are
+answered from them in a few microseconds. Entries belong to one (snapshot,
+ranking) pair: when either changes the cache empties, so an answer is never older
+than what a fresh request would compute. At most ``capacity`` entries are kept,
+the least recently used going first. Conditional requests (If-None-Match) go
+through Flask, which answers 304.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, request
 from werkzeug.wrappers import Response as HttpResponse
 
 DEFAULT_CAPACITY = 4096
-_KEPT_HEADERS = ("Content-Type", "Cache-Control", "ETag")
+CACHEABLE = "recommender.cacheable"  # set in the WSGI environ by a view whose 200 answers may be kept
+_DROPPED_HEADERS = frozenset({"date", "server", "connection", "set-cookie"})
+
+Headers = list[tuple[str, str]]
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    body: bytes
+    headers: Headers
+    endpoint: str
 
 
 class ResponseCache:
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
         self._owner: tuple[object, int] | None = None
-        self._entries: OrderedDict[str, tuple[bytes, list[tuple[str, str]]]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, str], Cached] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, snapshot: object, generation: int, key: str) -> Response | None:
+    def get(self, snapshot: object, generation: int, key: tuple[str, str, str]) -> Cached | None:
         with self._lock:
             if self._owner is None or self._owner[0] is not snapshot or self._owner[1] != generation:
                 self._owner = (snapshot, generation)
@@ -43,12 +60,9 @@ class ResponseCache:
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-        body, headers = entry
-        return Response(body, headers=headers)
+            return entry
 
-    def put(self, snapshot: object, generation: int, key: str, response: HttpResponse) -> None:
-        headers = [(name, response.headers[name]) for name in _KEPT_HEADERS if name in response.headers]
-        entry = (response.get_data(), headers)
+    def put(self, snapshot: object, generation: int, key: tuple[str, str, str], entry: Cached) -> None:
         with self._lock:
             if self._owner is None or self._owner[0] is not snapshot or self._owner[1] != generation:
                 return  # the snapshot or the ranking changed while this response was built
@@ -58,29 +72,64 @@ class ResponseCache:
                 self._entries.popitem(last=False)
 
 
+def reusable(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Mark a GET view whose 200 answers depend on nothing but what the cache is keyed on."""
+
+    @functools.wraps(view)
+    def marked(**arguments: Any) -> HttpResponse:
+        request.environ[CACHEABLE] = request.endpoint
+        return view(**arguments)
+
+    return marked
+
+
 def init_app(app: Flask) -> None:
-    app.extensions["recommender.responses"] = ResponseCache()
+    """Last, so that the cache sits outside every other layer and keeps their headers."""
+    cache = ResponseCache()
+    app.extensions["recommender.responses"] = cache
+    app.wsgi_app = _answer_from(cache, app, app.wsgi_app)  # type: ignore[method-assign,assignment]  # Flask's documented way
 
 
-def cached(
-    snapshot: Callable[[], object], generation: Callable[[], int]
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Serve a GET view's 200 responses from the cache; conditional requests still get their 304."""
+def _answer_from(cache: ResponseCache, app: Flask, inner: WsgiApp) -> WsgiApp:
+    def owner() -> tuple[object, int]:
+        snapshot = app.extensions["recommender.holder"].live
+        return snapshot, app.extensions["recommender.popularity"].rankings.generation
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @functools.wraps(view)
-        def wrapper(**arguments: Any) -> HttpResponse:
-            cache: ResponseCache = current_app.extensions["recommender.responses"]
-            served, ranking = snapshot(), generation()
-            key = request.full_path
-            hit = cache.get(served, ranking, key)
-            if hit is not None:
-                return hit.make_conditional(request)
-            response = view(**arguments)
-            if response.status_code == 200:
-                cache.put(served, ranking, key, response)
-            return response
+    def count(endpoint: str, started: float) -> None:
+        metrics = app.extensions.get("recommender.metrics")
+        if metrics is not None:
+            metrics.requests.labels(endpoint, "200").inc()
+            metrics.duration.labels(endpoint).observe(time.perf_counter() - started)
 
-        return wrapper
+    def answer(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "GET" or "HTTP_IF_NONE_MATCH" in environ:
+            return inner(environ, start_response)
+        started = time.perf_counter()
+        key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), environ.get("HTTP_ORIGIN", ""))
+        snapshot, generation = owner()
+        hit = cache.get(snapshot, generation, key)
+        if hit is not None:
+            start_response("200 OK", list(hit.headers))
+            count(hit.endpoint, started)
+            return [hit.body]
+        seen: dict[str, Any] = {}
 
-    return decorate
+        def keep_status(status: str, headers: Headers, exc_info: Any = None) -> Any:
+            seen["status"], seen["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        body = inner(environ, keep_status)
+        endpoint = environ.get(CACHEABLE)
+        if endpoint is None or not str(seen.get("status", "")).startswith("200 "):
+            return body
+        try:
+            data = b"".join(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        headers = [(name, value) for name, value in seen["headers"] if name.lower() not in _DROPPED_HEADERS]
+        cache.put(snapshot, generation, key, Cached(data, headers, str(endpoint)))
+        return [data]
+
+    return answer

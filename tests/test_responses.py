@@ -92,3 +92,27 @@ def test_the_cache_keeps_at_most_its_capacity_least_recently_used_first(app) -> 
     client.get("/api/v1/articles/football-1/related")  # kept: used more recently than football-2
     client.get("/api/v1/articles/football-2/related")  # evicted
     assert responses.hits == hits + 1
+
+
+def test_a_kept_answer_is_only_reused_for_the_same_origin(small_index: Path, tmp_path: Path) -> None:
+    app = make_app(small_index, tmp_path, RECOMMENDER_ALLOWED_ORIGINS="https://news.example")
+    try:
+        client = app.test_client()
+        path = "/api/v1/articles/football-1/related"
+        for _ in range(2):
+            listed = client.get(path, headers={"Origin": "https://news.example"})
+            assert listed.headers["Access-Control-Allow-Origin"] == "https://news.example"
+            other = client.get(path, headers={"Origin": "https://elsewhere.example"})
+            assert "Access-Control-Allow-Origin" not in other.headers
+            assert other.data == listed.data
+        assert cache(app).hits == 2
+    finally:
+        app.extensions["recommender.popularity"].close()
+
+
+def test_answers_from_the_cache_are_counted_in_the_metrics(app) -> None:
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/api/v1/articles/football-1/related").status_code == 200
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert 'recommender_http_requests_total{endpoint="api.related",status="200"} 3.0' in scraped
