@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 from dataclasses import dataclass
 
 from flask import Flask, current_app
@@ -12,6 +11,7 @@ from recommender.popularity.ratelimit import TokenBuckets
 from recommender.popularity.stores import default_store_url, open_store
 from recommender.popularity.views import PopularRankings, ViewRecorder, ViewStore
 from service.cors import parse_origins
+from service.lifecycle import lifecycle_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,7 @@ class Popularity:
 def init_app(app: Flask) -> None:
     config = app.config
     store = open_store(config["POPULARITY_URL"] or default_store_url(config["RECOMMENDER_INDEX"]))
+    lifecycle_of(app).on_close(store.close)  # closed by Popularity.close too, unless building it fails
     clock = config["CLOCK"]
     holder = app.extensions["recommender.holder"]
 
@@ -51,9 +52,9 @@ def init_app(app: Flask) -> None:
         ClickCounter(store, float(config["POPULARITY_FLUSH_SECONDS"])),
     )
     app.extensions["recommender.popularity.views"] = popularity
+    # At close (or exit: a worker that is stopped, not killed) it writes what it still holds.
+    lifecycle_of(app).on_close(popularity.close)
     popularity.rankings.start()
-    # A worker that is stopped (not killed) writes what it still holds.
-    atexit.register(popularity.close)
 
 
 def current_popularity() -> Popularity:

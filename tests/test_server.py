@@ -13,7 +13,7 @@ from bench.harness import get_json, gunicorn
 from recommender.cli import main
 from recommender.indexing.index import load_index
 from recommender.serving.publish import current_dir
-from tests.conftest import BUNDLED_CORPUS, RedisServer, make_app, write_jsonl
+from tests.conftest import BUNDLED_CORPUS, AppFactory, RedisServer, write_jsonl
 
 
 @pytest.fixture()
@@ -94,7 +94,7 @@ def test_writes_are_decided_by_the_shared_log_whichever_worker_takes_them(bundle
 
 
 def test_readyz_is_503_while_the_redis_store_is_down(
-    small_index: Path, tmp_path: Path, redis_server: RedisServer
+    make_app: AppFactory, small_index: Path, tmp_path: Path, redis_server: RedisServer
 ) -> None:
     if redis_server.process is None:
         redis_server.start()
@@ -110,5 +110,4 @@ def test_readyz_is_503_while_the_redis_store_is_down(
         assert client.get("/api/v1/articles/football-1/related").status_code == 200
     finally:
         redis_server.start()
-        app.extensions["recommender.popularity.views"].close()
     assert client.get("/readyz").status_code == 200
