@@ -412,6 +412,7 @@ def test_by_default_the_store_is_the_one_the_service_uses_beside_the_index(
 ) -> None:
     index = shutil.copytree(small_index, tmp_path / "site" / "index")
     monkeypatch.delenv("POPULARITY_URL", raising=False)
+    monkeypatch.delenv("RECOMMENDER_POPULARITY_URL", raising=False)
     monkeypatch.setenv("RECOMMENDER_INDEX", str(index))
     log = write_log(tmp_path / "access.log", [line("09:00:00", "/election/3")])
     assert main(["import-views", str(log)]) == 0
