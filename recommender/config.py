@@ -164,7 +164,8 @@ class Settings:
     )  # fmt: skip
     changes: Path | None = _setting(
         "RECOMMENDER_CHANGES", _optional_path, None,
-        "the log of articles changed during the day; `curation.sqlite3` is kept beside it",
+        "the log of articles changed during the day; `curation.sqlite3` is kept beside it; neither "
+        "file is created before the first change",
         shown="`changes.sqlite3` in the index root (or beside an index directory)",
     )  # fmt: skip
     reload_interval_seconds: float = _setting(

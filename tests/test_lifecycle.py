@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from recommender.cli import main
 from recommender.popularity.stores import open_store
 from recommender.popularity.views import HOUR
 from service import create_app
@@ -102,3 +103,41 @@ def test_a_closed_app_is_not_kept_alive_until_exit(small_index: Path, tmp_path: 
     del app
     gc.collect()
     assert lifecycle() is None, "something (an exit hook) still holds the closed app"
+
+
+def files_under(directory: Path) -> set[str]:
+    return {str(path.relative_to(directory)) for path in directory.rglob("*") if path.is_file()}
+
+
+def test_a_read_only_app_creates_no_change_log_and_no_curation_file(
+    make_app: AppFactory, small_corpus: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "site" / "index"
+    assert main(["build", "--corpus", str(small_corpus), "--index-root", str(root)]) == 0
+    environ = {"RECOMMENDER_INDEX": str(root), "RECOMMENDER_RELOAD_INTERVAL_SECONDS": "0"}  # every default path
+    before = files_under(tmp_path)
+    reader = make_app.adopt(create_app(environ=environ))
+    client = reader.test_client()
+    for path in ("/api/v1/articles/space-1/related", "/api/v1/articles/space-1/recommendations",
+                 "/api/v1/popular", "/api/v1/articles/space-1/curation", "/preview/space-1", "/healthz"):  # fmt: skip
+        assert client.get(path).status_code in (200, 403), path
+    assert client.post("/api/v1/events", json={"type": "view", "article_id": "space-2"}, headers=BROWSER)
+    assert client.put("/api/v1/articles/space-9", json=STORY, headers=AUTH).status_code == 403
+    assert client.delete("/api/v1/articles/space-1/curation", headers=AUTH).status_code == 403
+    reader.extensions["recommender.holder"].refresh()  # what its watcher does
+    reader.extensions["recommender"].close()
+    created = files_under(tmp_path) - before
+    assert {name.removesuffix("-wal").removesuffix("-shm") for name in created} == {"site/popularity.sqlite3"}
+
+    # The first change creates the log, and a worker started before it existed reads it at its next check.
+    reader = make_app.adopt(create_app(environ=environ))
+    editor = make_app.adopt(create_app(environ={**environ, "RECOMMENDER_ADMIN_TOKEN": TOKEN}))
+    assert editor.test_client().put("/api/v1/articles/space-9", json=STORY, headers=AUTH).status_code == 201
+    assert (root / "changes.sqlite3").is_file() and not (root / "curation.sqlite3").exists()
+    reader.extensions["recommender.holder"].refresh()
+    assert reader.test_client().get("/api/v1/articles/space-9/related").status_code == 200
+    body = {"pinned": ["space-9"], "blocked": []}
+    assert editor.test_client().put("/api/v1/articles/space-1/curation", json=body, headers=AUTH).status_code == 200
+    reader.extensions["recommender.holder"].refresh()
+    curation = reader.test_client().get("/api/v1/articles/space-1/related").get_json()["items"][0]
+    assert curation["id"] == "space-9"
