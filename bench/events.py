@@ -28,7 +28,8 @@ from pathlib import Path
 
 from bench.harness import get_json, gunicorn, integrity, offered_views, stored_views
 from recommender.indexing.corpus import load_corpus
-from recommender.indexing.index import build_index, save_index
+from recommender.indexing.index import build_index
+from recommender.indexing.storage import save_index
 
 REPO = Path(__file__).resolve().parent.parent
 POPULARITY = REPO.parent / "shared" / "corpora" / "mind-sample" / "popularity.tsv"

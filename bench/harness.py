@@ -57,14 +57,20 @@ class Server:
 
 @contextmanager
 def gunicorn(
-    index: Path, workdir: Path, workers: int = 2, worker_class: str = "gthread", **environment: str
+    index: Path,
+    workdir: Path,
+    workers: int = 2,
+    worker_class: str = "gthread",
+    app: str = "service:create_app()",
+    access_log: bool = True,
+    **environment: str,
 ) -> Iterator[Server]:
-    """The real app, `service:create_app()`, under gunicorn with the production config, on a free loopback port."""
+    """The real app (or ``app``) under gunicorn with the production config, on a free loopback port."""
     port = free_port()
     binary = Path(sys.executable).parent / "gunicorn"
     command = [
         str(binary), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-        "--worker-class", worker_class, "--threads", "4", "--access-logfile", "-", "service:create_app()",
+        "--worker-class", worker_class, "--threads", "4", *(["--access-logfile", "-"] if access_log else []), app,
     ]  # fmt: skip
     env = {
         **os.environ,
@@ -73,6 +79,7 @@ def gunicorn(
         "RECOMMENDER_INDEX": str(index),
         "RECOMMENDER_POPULARITY_URL": f"sqlite:///{workdir / 'views.sqlite3'}",
         "RECOMMENDER_CHANGES": str(workdir / "changes.sqlite3"),
+        **({} if access_log else {"GUNICORN_ACCESS_LOG": "off"}),
         **environment,
     }
     log = workdir / "gunicorn.log"
@@ -83,7 +90,9 @@ def gunicorn(
         deadline = time.monotonic() + 60
         while True:
             try:
-                get_json(f"{server.base}/healthz")
+                urllib.request.urlopen(f"{server.base}/healthz", timeout=5).close()
+                break
+            except urllib.error.HTTPError:  # answering: a floor app has no /healthz
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:

@@ -29,5 +29,7 @@ preload_app = False
 timeout = 30
 graceful_timeout = 30  # a stopping worker finishes its requests and flushes its page views
 keepalive = 5
-accesslog = "-"
+# One line per request on stdout (the journal), as nginx's own access log usually makes it redundant:
+# GUNICORN_ACCESS_LOG=off turns it off (bench/serve.py measures what it costs).
+accesslog = None if os.environ.get("GUNICORN_ACCESS_LOG") == "off" else "-"
 errorlog = "-"

@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
 from recommender.config import Settings
-from service import admin, api, cors, errors, live, openapi, pages, popularity
+from service import admin, api, cors, errors, live, openapi, pages, popularity, responses
 from service.lifecycle import Lifecycle
 
 
@@ -70,6 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, environ: Mapping
     except BaseException:
         lifecycle.close()  # what started before the failure stops, instead of leaking into the caller
         raise
+    responses.init_app(app)
     errors.init_app(app)
     cors.init_app(app)
     app.register_blueprint(api.blueprint)

@@ -31,11 +31,19 @@ from recommender.serving.boxes import Item
 from service.errors import InvalidParameter, error_response
 from service.live import current_index
 from service.popularity import Popularity, current_popularity
+from service.responses import cached
 
 blueprint = Blueprint("api", __name__)
 
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
+
+
+def _ranking_generation() -> int:
+    return current_popularity().rankings.generation
+
+
+from_cache = cached(current_index, _ranking_generation)
 
 
 def int_parameter(name: str, default: int, low: int, high: int) -> int:
@@ -159,6 +167,7 @@ def more_like_this_box(
 
 
 @blueprint.get("/api/v1/articles/<path:article_id>/related")
+@from_cache
 def related(article_id: str) -> Response:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     index = current_index()
@@ -169,6 +178,7 @@ def related(article_id: str) -> Response:
 
 
 @blueprint.get("/api/v1/articles/<path:article_id>/related-by-tags")
+@from_cache
 def related_by_tags(article_id: str) -> Response:
     """The "Related" box: articles sharing the article's editors' tags, a rare tag counting more."""
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
@@ -178,6 +188,7 @@ def related_by_tags(article_id: str) -> Response:
 
 
 @blueprint.get("/api/v1/popular")
+@from_cache
 def popular() -> Response:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     window = window_parameter()
@@ -188,6 +199,7 @@ def popular() -> Response:
 
 
 @blueprint.get("/api/v1/articles/<path:article_id>/recommendations")
+@from_cache
 def recommendations(article_id: str) -> Response:
     """Both boxes of an article page in one call; no article appears twice on the page."""
     related_limit = int_parameter("related", DEFAULT_LIMIT, 0, MAX_LIMIT)

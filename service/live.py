@@ -8,7 +8,8 @@ from flask import Flask, current_app
 
 from recommender.serving.changes import ChangeLog, default_changes_path
 from recommender.serving.curation import CurationStore, default_curation_path
-from recommender.serving.live import IndexHolder, LiveIndex, Watcher
+from recommender.serving.holder import IndexHolder, Watcher
+from recommender.serving.live import LiveIndex
 from service.lifecycle import lifecycle_of
 
 

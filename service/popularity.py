@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from recommender.popularity.clicks import ClickCounter
+from recommender.popularity.rankings import PopularRankings
 from recommender.popularity.ratelimit import TokenBuckets
+from recommender.popularity.recorder import ViewRecorder
 from recommender.popularity.stores import default_store_url, open_store
-from recommender.popularity.views import PopularRankings, ViewRecorder, ViewStore
+from recommender.popularity.views import ViewStore
 from service.cors import parse_origins
 from service.lifecycle import lifecycle_of
 
@@ -51,11 +53,11 @@ def init_app(app: Flask) -> None:
         parse_origins(config["RECOMMENDER_ALLOWED_ORIGINS"]),
         ClickCounter(store, float(config["POPULARITY_FLUSH_SECONDS"])),
     )
-    app.extensions["recommender.popularity.views"] = popularity
+    app.extensions["recommender.popularity"] = popularity
     # At close (or exit: a worker that is stopped, not killed) it writes what it still holds.
     lifecycle_of(app).on_close(popularity.close)
     popularity.rankings.start()
 
 
 def current_popularity() -> Popularity:
-    return current_app.extensions["recommender.popularity.views"]
+    return current_app.extensions["recommender.popularity"]

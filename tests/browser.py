@@ -90,7 +90,8 @@ def take_screenshots(browser: Browser, base: str, out: Path) -> list[Path]:
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots"
     from recommender.indexing.corpus import load_corpus
-    from recommender.indexing.index import build_index, save_index
+    from recommender.indexing.index import build_index
+    from recommender.indexing.storage import save_index
 
     with tempfile.TemporaryDirectory() as scratch:
         index = save_index(build_index(load_corpus(REPO / "corpus" / "wikinews.jsonl")), Path(scratch) / "index")

@@ -18,7 +18,8 @@ from flask.testing import FlaskClient
 
 from bench.harness import free_port
 from recommender.indexing.corpus import load_corpus
-from recommender.indexing.index import build_index, save_index
+from recommender.indexing.index import build_index
+from recommender.indexing.storage import save_index
 from service import create_app
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from recommender.cli import main
+from recommender.indexing.analysis import LANGUAGES, Analyzer
 from recommender.indexing.corpus import Article, load_corpus
-from recommender.indexing.index import load_index
-from recommender.indexing.vectorize import LANGUAGES, Analyzer, VectorizerSettings, fit, transform
+from recommender.indexing.storage import load_index
+from recommender.indexing.vectorize import VectorizerSettings, fit, transform
 from recommender.serving.publish import current_dir
 from tests.conftest import BUNDLED_CORPUS, write_jsonl
 

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 import threading
@@ -138,7 +139,32 @@ def test_a_missing_index_stops_the_app_from_starting(tmp_path: Path) -> None:
         create_app(environ={"RECOMMENDER_INDEX": str(tmp_path / "absent")})
 
 
-def test_importing_the_service_creates_nothing() -> None:
+IMPORT_EVERYTHING = """
+import gc, os, pkgutil, importlib, threading, json
+before = {"threads": threading.active_count(), "fds": sorted(os.listdir("/proc/self/fd")), "files": os.listdir(".")}
+import recommender, service
+names = [m.name for package in (recommender, service)
+         for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".") if not m.name.endswith("__main__")]
+for name in names:
+    importlib.import_module(name)
+import flask, sqlite3, socket
+after = {"threads": threading.active_count(), "fds": sorted(os.listdir("/proc/self/fd")), "files": os.listdir(".")}
+alive = [type(o).__name__ for o in gc.get_objects()
+         if isinstance(o, (flask.Flask, sqlite3.Connection, socket.socket, threading.Thread))
+         and not isinstance(o, threading._MainThread)]
+print(json.dumps({"modules": len(names), "before": before, "after": after, "alive": alive}))
+"""
+
+
+def test_importing_every_module_creates_no_app_thread_file_or_connection(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERYTHING], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True
+    )
+    found = json.loads(done.stdout)
+    assert found["modules"] > 40
+    assert found["after"] == found["before"]
+    assert found["alive"] == []
+    assert list(tmp_path.iterdir()) == []
     assert not hasattr(service, "app")
 
 

@@ -29,7 +29,7 @@ class Site:
         self.app = app
         self.client = self.app.test_client()
         self.clock = clock
-        self.popularity = self.app.extensions["recommender.popularity.views"]
+        self.popularity = self.app.extensions["recommender.popularity"]
 
     def post(self, event: dict = VIEW, address: str = "192.0.2.1", agent: str = BROWSER, **headers: str):
         environ = {"REMOTE_ADDR": address}

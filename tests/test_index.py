@@ -7,7 +7,8 @@ import pytest
 
 from recommender.errors import IncompatibleIndex, UnknownArticle
 from recommender.indexing.corpus import Article, load_corpus
-from recommender.indexing.index import MANIFEST, build_index, load_index, save_index
+from recommender.indexing.index import build_index
+from recommender.indexing.storage import MANIFEST, load_index, save_index
 from recommender.indexing.vectorize import transform
 
 

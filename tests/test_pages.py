@@ -119,8 +119,8 @@ def test_preview_popular_shows_view_counts(client, bundled_app) -> None:
         for reader in range(2):  # 22 events: within one client's burst allowance
             event = {"type": "view", "article_id": article_id, "visitor_id": f"reader-{reader}"}
             client.post("/api/v1/events", json=event, headers={"User-Agent": "Mozilla/5.0"})
-    bundled_app.extensions["recommender.popularity.views"].recorder.flush()
-    bundled_app.extensions["recommender.popularity.views"].rankings.refresh()
+    bundled_app.extensions["recommender.popularity"].recorder.flush()
+    bundled_app.extensions["recommender.popularity"].rankings.refresh()
     page = client.get(f"/preview/{SPACE_ARTICLE}?window=1h").get_data(as_text=True)
     fallbacks = re.findall(r'<tr class="related-item" data-reason="popular">.*?href="/preview/([^"]+)"', page, re.S)
     popular = re.findall(r'<tr class="popular-item" data-reason="popular">(.*?)</tr>', page, re.S)

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from recommender.popularity.stores import SQLiteStore, open_store
-from recommender.popularity.views import HOUR, View, ViewRecorder
+from recommender.popularity.recorder import ViewRecorder
+from recommender.popularity.sqlite_store import SQLiteStore
+from recommender.popularity.stores import open_store
+from recommender.popularity.views import HOUR, View
 from tests.conftest import AppFactory, FakeClock, RedisServer
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -47,14 +49,14 @@ class Site:
         return response
 
     def flush(self) -> None:
-        self.app.extensions["recommender.popularity.views"].recorder.flush()
+        self.app.extensions["recommender.popularity"].recorder.flush()
 
     def later(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
     def refreshed(self) -> None:
         self.later(60)  # past the per-process refresh interval...
-        self.app.extensions["recommender.popularity.views"].rankings.refresh()  # ...and refreshed, as the thread would
+        self.app.extensions["recommender.popularity"].rankings.refresh()  # ...and refreshed, as the thread would
 
     def popular(self, query: str = "") -> dict:
         self.refreshed()
@@ -292,7 +294,7 @@ def test_a_request_never_waits_for_the_flusher_or_the_store(
     database = tmp_path / "views.sqlite3"
     app = make_app(small_index, tmp_path, CLOCK=clock, POPULARITY_FLUSH_SECONDS=0.01)
     site = Site(app, app.test_client(), clock)
-    recorder = app.extensions["recommender.popularity.views"].recorder
+    recorder = app.extensions["recommender.popularity"].recorder
     site.view("space-2", 2)
     site.popular()
     writer = sqlite3.connect(database, isolation_level=None)  # another process's long write transaction
@@ -413,7 +415,7 @@ def test_redis_going_away_keeps_the_page_answering(
         with caplog.at_level(logging.WARNING):
             site.view("baking-1", 5)  # acknowledged, kept in the buffer at the flush
         assert "store unavailable; 5 views kept" in caplog.text
-        assert app.extensions["recommender.popularity.views"].recorder.pending == 5
+        assert app.extensions["recommender.popularity"].recorder.pending == 5
         assert site.client.get("/healthz").get_json()["pending_views"] == 5  # the buffer is visible to operators
         clock.advance(60)
         response = site.client.get("/api/v1/articles/football-1/recommendations")

@@ -16,7 +16,7 @@ import pytest
 
 from recommender.cli import main
 from recommender.errors import IncompatibleIndex
-from recommender.indexing.index import load_index
+from recommender.indexing.storage import load_index
 from recommender.serving.publish import current_dir, list_versions, resolve_index_dir
 from tests.conftest import BUNDLED_CORPUS, AppFactory, write_jsonl
 
@@ -47,7 +47,7 @@ def test_each_build_publishes_a_version_and_switches_current(root: Path, tmp_pat
     assert build(export(tmp_path, BUNDLED_ROWS[:280]), root) == 0
     assert serving(root) != first
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last_line.startswith(f"published index {current_dir(root).name}: 280 articles, 0 bad rows")
+    assert last_line.startswith(f"published index {serving(root)}: 280 articles, 0 bad rows")
     assert [v.current for v in list_versions(root)] == [False, True]
 
 
@@ -60,10 +60,10 @@ def test_the_last_three_versions_are_kept(root: Path, tmp_path: Path) -> None:
 
 
 def test_rollback_points_back_and_versions_lists_them(root: Path, tmp_path: Path, capsys) -> None:
-    first = current_dir(root).name
+    first = serving(root)
     assert build(export(tmp_path, BUNDLED_ROWS[:280]), root) == 0
     assert main(["rollback", "--index-root", str(root)]) == 0
-    assert current_dir(root).name == first
+    assert serving(root) == first
     assert main(["versions", "--index-root", str(root)]) == 0
     output = capsys.readouterr().out.strip().splitlines()
     listing = [line for line in output if not line.startswith("    quality: ")][-2:]
@@ -72,6 +72,28 @@ def test_rollback_points_back_and_versions_lists_them(root: Path, tmp_path: Path
     assert sum(line.startswith("    quality: floor 0.200, ") for line in output) == len(list_versions(root))
     assert main(["rollback", "--index-root", str(root)]) == 1
     assert "nothing to roll back to" in capsys.readouterr().err
+
+
+def test_activate_rolls_forward_to_any_kept_version_named_as_everywhere_else(
+    root: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = serving(root)
+    assert build(export(tmp_path, BUNDLED_ROWS[:280]), root) == 0
+    newest = serving(root)
+    capsys.readouterr()
+    monkeypatch.setenv("RECOMMENDER_INDEX", str(root))  # versions, rollback and activate default to it, as add does
+    assert main(["rollback"]) == 0
+    assert serving(root) == first
+    assert capsys.readouterr().out.strip() == f"current version is now {first} (293 articles)"
+    assert main(["versions"]) == 0
+    listed = [line[2:].split()[0] for line in capsys.readouterr().out.splitlines() if not line.startswith("    ")]
+    assert listed == [first, newest]
+    assert main(["activate", newest]) == 0
+    assert serving(root) == newest and capsys.readouterr().out.startswith(f"current version is now {newest}")
+    assert main(["activate", "20990101T000000Z-nothing"]) == 1
+    err = capsys.readouterr().err
+    assert "no kept version '20990101T000000Z-nothing'" in err and first in err and newest in err
+    assert serving(root) == newest
 
 
 def test_a_truncated_export_is_refused_unless_forced(root: Path, tmp_path: Path, capsys) -> None:

@@ -11,7 +11,7 @@ import pytest
 from recommender.cli import main
 from recommender.errors import IncompatibleIndex
 from recommender.indexing.corpus import load_corpus
-from recommender.indexing.index import load_index
+from recommender.indexing.storage import load_index
 from recommender.serving.publish import current_dir
 from tests.conftest import BUNDLED_CORPUS, AppFactory, FakeClock, article_rows, write_jsonl
 
@@ -76,8 +76,8 @@ def test_popular_fills_after_the_section(client, app) -> None:
     for reader in range(3):
         event = {"type": "view", "article_id": "baking-2", "visitor_id": f"reader-{reader}"}
         client.post("/api/v1/events", json=event, headers=BROWSER)
-    app.extensions["recommender.popularity.views"].recorder.flush()
-    app.extensions["recommender.popularity.views"].rankings.refresh()
+    app.extensions["recommender.popularity"].recorder.flush()
+    app.extensions["recommender.popularity"].rankings.refresh()
     listed = items(client, "election-1", "min_score=0.9")
     assert reasons(listed)[:3] == [
         ("election-3", "same_section_recent"),
@@ -208,8 +208,8 @@ def test_a_not_recommendable_article_appears_in_no_list_but_has_its_own(make_app
     for reader in range(5):  # the most viewed article, too
         event = {"type": "view", "article_id": "football-sponsored", "visitor_id": f"reader-{reader}"}
         assert client.post("/api/v1/events", json=event, headers=BROWSER).status_code == 202
-    app.extensions["recommender.popularity.views"].recorder.flush()
-    app.extensions["recommender.popularity.views"].rankings.refresh()
+    app.extensions["recommender.popularity"].recorder.flush()
+    app.extensions["recommender.popularity"].rankings.refresh()
     listed = set()
     for article_id in ("football-1", "football-2", "space-1", "baking-2"):
         for query in ("", "?min_score=0", "?min_score=1"):

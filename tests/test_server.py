@@ -11,7 +11,7 @@ import pytest
 
 from bench.harness import get_json, gunicorn
 from recommender.cli import main
-from recommender.indexing.index import load_index
+from recommender.indexing.storage import load_index
 from recommender.serving.publish import current_dir
 from tests.conftest import BUNDLED_CORPUS, AppFactory, RedisServer, write_jsonl
 

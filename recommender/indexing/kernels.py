@@ -1,4 +1,4 @@
-"""The compiled inner loops of the neighbour search (see recommender/neighbours.py).
+"""The compiled inner loops of the neighbour search (see neighbours.py).
 
 numba compiles them on first use and caches the machine code beside this file;
 ``nogil=True`` lets threads run them on every core at once.
@@ -7,9 +7,15 @@ numba compiles them on first use and caches the machine code beside this file;
 import numba
 import numpy as np
 
+# numba compiles from the values passed; the annotations are for readers and the type checker.
+Array = np.ndarray
+
 
 @numba.njit(nogil=True, cache=True)
-def prune_postings(indptr, docs, weights, cap, start, stop, out_indptr, out_docs, out_weights):
+def prune_postings(
+    indptr: Array, docs: Array, weights: Array, cap: int, start: int, stop: int,
+    out_indptr: Array, out_docs: Array, out_weights: Array,
+) -> None:  # fmt: skip
     for term in range(start, stop):
         begin, end = indptr[term], indptr[term + 1]
         order = np.argsort(-weights[begin:end], kind="mergesort")[:cap]
@@ -21,9 +27,11 @@ def prune_postings(indptr, docs, weights, cap, start, stop, out_indptr, out_docs
 
 @numba.njit(nogil=True, cache=True)
 def search_rows(
-    start, stop, indptr, indices, data, post_indptr, post_docs, post_weights,
-    term_count, query_terms, candidates, duplicate_threshold, out_ids, out_scores, out_duplicates,
-):  # fmt: skip
+    start: int, stop: int, indptr: Array, indices: Array, data: Array,
+    post_indptr: Array, post_docs: Array, post_weights: Array,
+    term_count: int, query_terms: int, candidates: int, duplicate_threshold: float,
+    out_ids: Array, out_scores: Array, out_duplicates: Array,
+) -> None:  # fmt: skip
     row_count = indptr.size - 1
     k = out_ids.shape[1]
     partial = np.zeros(row_count, np.float32)

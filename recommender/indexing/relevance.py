@@ -81,7 +81,8 @@ def resolve_floor(matrix: sparse.csr_matrix, settings: RelevanceSettings) -> dic
 
 def similar_count(scores: np.ndarray, ids: np.ndarray, floor: float) -> np.ndarray:
     """Per row, how many listed neighbours reach the floor (lists are sorted, best first)."""
-    return np.count_nonzero((ids >= 0) & (scores >= floor), axis=1)
+    counts: np.ndarray = np.count_nonzero((ids >= 0) & (scores >= floor), axis=1)
+    return counts
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float]:

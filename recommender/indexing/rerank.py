@@ -68,7 +68,7 @@ def recency_factor(page: float, item: float, settings: RerankSettings) -> float:
         return 1.0
     age_days = max(0.0, page - item) / DAY
     floor = settings.recency_floor
-    return floor + (1.0 - floor) * 0.5 ** (age_days / settings.half_life_days)
+    return float(floor + (1.0 - floor) * 0.5 ** (age_days / settings.half_life_days))
 
 
 def too_old(page: float, item: float, settings: RerankSettings) -> bool:

@@ -158,7 +158,7 @@ def parse_log(lines: Iterable[str]) -> Iterator[tuple[int, LogEntry | str]]:
 def open_log(path: Path) -> TextIO:
     """Plain or gzip (``.gz``); bytes that are not UTF-8 are replaced, not fatal: they only occur in ignored fields."""
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")  # type: ignore[return-value]
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
     return path.open(encoding="utf-8", errors="replace")
 
 
@@ -205,17 +205,17 @@ def count_views(
     """
     if not article_of:
         raise AccessLogError("no article in the index has a url, so no log line can be matched to an article")
-    paths = [Path(path) for path in paths]
-    for path in paths:
+    files_to_read = [Path(path) for path in paths]
+    for path in files_to_read:
         if not path.is_file():
             raise AccessLogError(f"{path}: no such access log")
-    report = ImportReport(files=len(paths))
+    report = ImportReport(files=len(files_to_read))
     counts: Counter[tuple[str, int]] = Counter()
     last_counted: dict[tuple[str, str, str], float] = {}  # (ip, user agent, article id) -> time counted
     newest = float("-inf")
     evicted_hour = None
     with ExitStack() as files:
-        streams = [(files.enter_context(open_log(path)), path) for path in paths]
+        streams = [(files.enter_context(open_log(path)), path) for path in files_to_read]
         merged = heapq.merge(*(_entries(s, p, report, max_problems) for s, p in streams), key=lambda e: e.at)
         for entry in merged:
             reason = None

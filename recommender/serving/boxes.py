@@ -18,7 +18,7 @@ from scipy import sparse
 from recommender.indexing.index import Neighbour, published_timestamp
 from recommender.indexing.rerank import Candidate, RerankSettings, rerank
 from recommender.indexing.tags import TagIndex, sharing_tags
-from recommender.popularity.views import Ranked
+from recommender.popularity.rankings import Ranked
 from recommender.serving.curation import Curation
 
 PINNED = "pinned"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,9 @@ from typing import Any
 
 from recommender.errors import IncompatibleIndex, RecommenderError
 from recommender.indexing.corpus import Corpus
-from recommender.indexing.index import MANIFEST, Index, read_manifest, write_index_files
+from recommender.indexing.index import Index
 from recommender.indexing.relevance import coverage_collapsed
+from recommender.indexing.storage import MANIFEST, fsync, read_manifest, staged, write_index_files
 
 DEFAULT_INDEX = "var/index"  # where `make run` publishes, relative to the working directory
 CURRENT = "current"
@@ -41,10 +41,17 @@ class PublishRefused(RecommenderError):
 
 @dataclass(frozen=True, slots=True)
 class Version:
+    """A kept version. ``name`` is the directory (publication number first, so names sort in order);
+    ``version`` is the index's own name, the one the CLI, ``/healthz`` and ETags show."""
+
     name: str
     path: Path
     manifest: dict[str, Any]
     current: bool
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest.get("version", self.name))
 
 
 def is_index_root(path: str | Path) -> bool:
@@ -101,20 +108,12 @@ def check_quality(index: Index, previous_quality: dict[str, Any] | None, force: 
         )
 
 
-def _switch_current(root: Path, name: str) -> None:
+def switch_current(root: Path, name: str) -> None:
     temporary = root / f".{CURRENT}.{os.getpid()}.tmp"
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(Path(VERSIONS) / name)
     os.replace(temporary, root / CURRENT)
-    _fsync_directory(root)
-
-
-def _fsync_directory(path: Path) -> None:
-    directory = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync(root)
 
 
 def publish(index: Index, root: str | Path, keep: int = KEEP_VERSIONS) -> Path:
@@ -124,17 +123,10 @@ def publish(index: Index, root: str | Path, keep: int = KEEP_VERSIONS) -> Path:
     versions.mkdir(parents=True, exist_ok=True)
     numbers = [int(path.name.split("-", 1)[0]) for path in versions.glob("[0-9]*-*") if path.name[:6].isdigit()]
     name = f"{max(numbers, default=0) + 1:06d}-{index.version}"
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=versions))
-    try:
+    with staged(versions / name) as staging:  # the version's name is on disk before current may point at it
         write_index_files(index, staging)
-        staging.chmod(0o755)
-        os.replace(staging, versions / name)
-        _fsync_directory(versions)  # the version's name is on disk before current may point at it
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _switch_current(root, name)
-    _prune(root, keep)
+    switch_current(root, name)
+    prune(root, keep)
     return versions / name
 
 
@@ -154,7 +146,7 @@ def list_versions(root: str | Path) -> list[Version]:
     return found
 
 
-def _prune(root: Path, keep: int) -> None:
+def prune(root: Path, keep: int) -> None:
     versions = list_versions(root)
     for version in versions[:-keep]:
         if not version.current:
@@ -173,6 +165,19 @@ def rollback(root: str | Path) -> Version:
         raise PublishRefused(f"{root}: no current version to roll back from")
     if position == 0:
         raise PublishRefused(f"{root}: {versions[0].name} is the oldest version kept; nothing to roll back to")
-    previous = versions[position - 1]
-    _switch_current(Path(root), previous.name)
-    return Version(previous.name, previous.path, previous.manifest, True)
+    return _make_current(Path(root), versions[position - 1])
+
+
+def activate(root: str | Path, version: str) -> Version:
+    """Point ``current`` at any kept version, named as ``versions`` lists it: forward after a rollback, say."""
+    versions = list_versions(root)
+    chosen = next((kept for kept in versions if version in (kept.version, kept.name)), None)
+    if chosen is None:
+        names = ", ".join(kept.version for kept in versions) or "none"
+        raise PublishRefused(f"{root}: no kept version {version!r}; kept: {names}")
+    return _make_current(Path(root), chosen)
+
+
+def _make_current(root: Path, version: Version) -> Version:
+    switch_current(root, version.name)
+    return Version(version.name, version.path, version.manifest, True)

@@ -1,0 +1,195 @@
+"""Serving throughput and latency against the floor, measured side by side in one run.
+
+The floor is ``bench/floor.py``: a bare WSGI app that answers the very bytes (and
+headers) the service answered for each path, under the same gunicorn config, so
+the gap is the service's own work per request. Load comes from wrk (Debian package
+``wrk``; C, two threads, keep-alive connections), rotating through the lists of
+1,000 BBC articles (../shared/corpora/bbc; the bundled Wikinews corpus when
+../shared is absent, and the report says so).
+
+For each gunicorn config (the production one, ``deploy/gunicorn.conf.py``: gthread
+workers with the access log; then without the access log; then sync workers) it
+alternates floor and service, ``--rounds`` times, and reports the median req/s,
+p50 and p99 of each, and the service's share of the floor. The last block repeats
+``/recommendations`` with the production config while other processes post
+2,000 page views per second to the same server (as ``bench/events.py`` does).
+
+Rerun: ``.venv/bin/python -m bench.serve [--seconds 10] [--rounds 2]``; results go to
+``bench/results/serve.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import urllib.parse
+import urllib.request
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from bench.harness import gunicorn, offered_views
+from recommender.indexing.corpus import Corpus, load_corpus
+from recommender.indexing.index import build_index
+from recommender.indexing.storage import save_index
+
+REPO = Path(__file__).resolve().parent.parent
+BBC = REPO.parent / "shared" / "corpora" / "bbc" / "articles.jsonl"
+BUNDLED = REPO / "corpus" / "wikinews.jsonl"
+RESULTS = Path(__file__).resolve().parent / "results"
+SKIPPED_HEADERS = {"date", "server", "connection", "transfer-encoding", "keep-alive"}
+CONFIGS = {
+    "production (gthread, access log)": {"worker_class": "gthread", "access_log": True},
+    "gthread, no access log": {"worker_class": "gthread", "access_log": False},
+    "sync, no access log": {"worker_class": "sync", "access_log": False},
+}
+ROTATE = """
+local paths = {}
+for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
+local position = 0
+request = function()
+  position = position % #paths + 1
+  return wrk.format("GET", paths[position])
+end
+"""
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def corpus(articles: int) -> tuple[Corpus, str]:
+    if BBC.exists():
+        loaded = load_corpus(BBC, max_bad_fraction=1.0)
+        return Corpus(loaded.articles[:articles], loaded.problems, loaded.checksum, articles, loaded.path), "BBC"
+    return load_corpus(BUNDLED), "bundled Wikinews (../shared absent)"
+
+
+def capture(base: str, paths: list[str]) -> dict[str, Any]:
+    """What the service answers for each path: status, headers, body, for the floor to replay."""
+    captured = {}
+    for path in paths:
+        with urllib.request.urlopen(base + path, timeout=10) as response:
+            headers = [(k, v) for k, v in response.getheaders() if k.lower() not in SKIPPED_HEADERS]
+            captured[path] = [f"{response.status} {response.reason}", headers, response.read().decode()]
+    return captured
+
+
+def wrk(base: str, paths_file: Path, script: Path, seconds: int, connections: int) -> dict[str, float]:
+    command = [
+        "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base,
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 60, check=True, env={"WRK_PATHS": str(paths_file)}
+    )
+    output = done.stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", output, re.MULTILINE))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": _milliseconds(latency["50"]),
+        "p99_ms": _milliseconds(latency["99"]),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def _milliseconds(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * UNITS[unit]
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in ("requests_per_second", "p50_ms", "p99_ms")}
+
+
+def measure(
+    index: Path, work: Path, app: str, config: dict[str, Any], endpoints: dict[str, Path], args: argparse.Namespace,
+    script: Path, ids: list[str] | None = None, floor_file: Path | None = None,
+) -> dict[str, dict[str, float]]:  # fmt: skip
+    environment = {"FLOOR_RESPONSES": str(floor_file)} if floor_file else {}
+    with gunicorn(index, work, app=app, **config, **environment) as server:
+        wrk(server.base, next(iter(endpoints.values())), script, 2, args.connections)  # warm up
+        results = {}
+        for endpoint, paths_file in endpoints.items():
+            views = (
+                offered_views(server.base, ids, [1.0] * len(ids), args.views_rate, args.seconds + 3, 4) if ids else None
+            )
+            with views if views is not None else nullcontext():
+                results[endpoint] = wrk(server.base, paths_file, script, args.seconds, args.connections)
+        return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--views-rate", type=float, default=2000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    articles, source = corpus(args.articles)
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as temporary:
+        work = Path(temporary)
+        index = save_index(build_index(articles), work / "index")
+        ids = [article.id for article in articles.articles]
+        quoted = [urllib.parse.quote(article_id, safe="") for article_id in ids]
+        endpoints = {}
+        for endpoint in ("related", "recommendations"):
+            paths = [f"/api/v1/articles/{article_id}/{endpoint}" for article_id in quoted]
+            endpoints[f"/{endpoint}"] = work / f"{endpoint}.txt"
+            endpoints[f"/{endpoint}"].write_text("\n".join(paths) + "\n")
+        script = work / "rotate.lua"
+        script.write_text(ROTATE)
+        floor_file = work / "floor.json"
+        with gunicorn(index, work) as server:
+            floor_file.write_text(
+                json.dumps(
+                    {k: v for e in endpoints.values() for k, v in capture(server.base, e.read_text().split()).items()}
+                )
+            )
+        report: dict[str, Any] = {"corpus": source, "articles": len(ids), "seconds": args.seconds,
+                                  "rounds": args.rounds, "connections": args.connections, "configs": {}}  # fmt: skip
+        blocks = [(name, config, None) for name, config in CONFIGS.items()]
+        blocks.append((f"production, {args.views_rate:g} views/s", CONFIGS["production (gthread, access log)"], ids))
+        for name, config, views in blocks:
+            chosen = endpoints if views is None else {"/recommendations": endpoints["/recommendations"]}
+            runs: dict[str, dict[str, list]] = {"floor": {}, "service": {}}
+            for _ in range(args.rounds):
+                for app, floor in (("bench.floor:make_app()", floor_file), ("service:create_app()", None)):
+                    side = "floor" if floor else "service"
+                    measured = measure(index, work, app, config, chosen, args, script, views, floor)
+                    for endpoint, result in measured.items():
+                        runs[side].setdefault(endpoint, []).append(result)
+            block = {}
+            for endpoint in chosen:
+                floor_median, service_median = median_of(runs["floor"][endpoint]), median_of(runs["service"][endpoint])
+                block[endpoint] = {
+                    "floor": floor_median,
+                    "service": service_median,
+                    "share_of_floor": round(
+                        service_median["requests_per_second"] / floor_median["requests_per_second"], 3
+                    ),
+                    "p99_ratio": round(service_median["p99_ms"] / floor_median["p99_ms"], 2),
+                    "errors": sum(r["non_2xx"] for r in runs["service"][endpoint]),
+                }
+                print(
+                    f"{name:<36} {endpoint:<17} floor {floor_median['requests_per_second']:7.0f} req/s "
+                    f"p50 {floor_median['p50_ms']:5.2f} p99 {floor_median['p99_ms']:6.2f} ms | service "
+                    f"{service_median['requests_per_second']:7.0f} req/s p50 {service_median['p50_ms']:5.2f} "
+                    f"p99 {service_median['p99_ms']:6.2f} ms | {block[endpoint]['share_of_floor']:.0%} of floor, "
+                    f"p99 x{block[endpoint]['p99_ratio']:.2f}",
+                    flush=True,
+                )
+            report["configs"][name] = block
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "serve.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

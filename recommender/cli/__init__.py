@@ -1,0 +1,37 @@
+"""``recommender``: the command line of the editors' cron job and of developers.
+
+A thin shell over the core: parse arguments, call, report. Domain errors become
+one line on stderr and a non-zero exit status. The commands live beside the
+package they drive: ``indexing`` (build, evaluate), ``popularity`` (import-views,
+report), ``serving`` (add, curate, versions, rollback, activate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from recommender.cli import indexing, popularity, serving
+from recommender.errors import RecommenderError
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recommender", description="Related-articles index: build, serve, count.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    indexing.add_commands(commands)
+    serving.add_commands(commands)
+    popularity.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except RecommenderError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; nothing was published", file=sys.stderr)
+        return 130

@@ -1,0 +1,93 @@
+"""Cached responses: the same bytes while nothing changed, fresh ones the moment anything did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.responses import ResponseCache
+from tests.conftest import AppFactory, FakeClock
+
+TOKEN = "cache-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"
+
+
+@pytest.fixture()
+def app(make_app: AppFactory, small_index: Path, tmp_path: Path, clock: FakeClock):
+    app = make_app(small_index, tmp_path, CLOCK=clock, POPULARITY_FLUSH_SECONDS=0, RECOMMENDER_ADMIN_TOKEN=TOKEN)
+    return app
+
+
+def cache(app) -> ResponseCache:
+    return app.extensions["recommender.responses"]
+
+
+def ids(response) -> list[str]:
+    return [item["id"] for item in response.get_json()["items"]]
+
+
+def test_a_repeated_request_gets_the_same_bytes_from_the_cache(app) -> None:
+    client = app.test_client()
+    first = client.get("/api/v1/articles/football-1/related?limit=3")
+    hits = cache(app).hits
+    again = client.get("/api/v1/articles/football-1/related?limit=3")
+    assert cache(app).hits == hits + 1
+    assert again.data == first.data and again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Cache-Control"] == first.headers["Cache-Control"]
+    assert client.get("/api/v1/articles/football-1/related?limit=4").get_json()["items"] != first.get_json()["items"]
+    conditional = client.get(
+        "/api/v1/articles/football-1/related?limit=3", headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert conditional.status_code == 304
+
+
+def test_an_editors_correction_is_served_at_once(app) -> None:
+    client = app.test_client()
+    before = ids(client.get("/api/v1/articles/football-1/related"))
+    blocked = before[0]
+    assert (
+        client.put("/api/v1/articles/football-1/curation", json={"blocked": [blocked]}, headers=AUTH).status_code == 200
+    )
+    after = ids(client.get("/api/v1/articles/football-1/related"))
+    assert blocked not in after
+
+
+def test_an_article_published_during_the_day_appears_at_once(app) -> None:
+    client = app.test_client()
+    client.get("/api/v1/popular?limit=3")
+    article = {
+        "title": "Football final goes to extra time",
+        "body": "football final extra time goal",
+        "section": "sport",
+        "published_at": "2030-01-01T00:00:00Z",
+    }
+    assert client.put("/api/v1/articles/football-new", json=article, headers=AUTH).status_code in (200, 201)
+    assert ids(client.get("/api/v1/popular?limit=3"))[0] == "football-new"  # the newest fills an empty Popular
+
+
+def test_a_popular_refresh_replaces_cached_popular_lists(app, clock: FakeClock) -> None:
+    client = app.test_client()
+    before = ids(client.get("/api/v1/popular?limit=3"))
+    last = before[-1]
+    for visitor in range(3):
+        event = {"type": "view", "article_id": last, "visitor_id": f"v{visitor}"}
+        assert client.post("/api/v1/events", json=event, headers={"User-Agent": BROWSER}).status_code == 202
+    popularity = app.extensions["recommender.popularity"]
+    popularity.recorder.flush()
+    assert ids(client.get("/api/v1/popular?limit=3")) == before  # not refreshed yet: the same list, from the cache
+    popularity.rankings.refresh()
+    assert ids(client.get("/api/v1/popular?limit=3"))[0] == last
+
+
+def test_the_cache_keeps_at_most_its_capacity_least_recently_used_first(app) -> None:
+    responses = cache(app)
+    responses.capacity = 2
+    client = app.test_client()
+    for article_id in ("football-1", "football-2", "football-1", "football-3"):
+        client.get(f"/api/v1/articles/{article_id}/related")
+    hits = responses.hits
+    client.get("/api/v1/articles/football-1/related")  # kept: used more recently than football-2
+    client.get("/api/v1/articles/football-2/related")  # evicted
+    assert responses.hits == hits + 1
