@@ -123,7 +123,7 @@ def test_the_old_variable_names_still_work_with_a_warning(make_app: AppFactory, 
         f"{old} is deprecated: set RECOMMENDER_{old} instead" for old in environ if old != "RECOMMENDER_INDEX"
     }
     assert app.config["POPULARITY_URL"] == environ["POPULARITY_URL"] and (tmp_path / "old.sqlite3").is_file()
-    assert app.extensions["recommender.popularity.views"].recorder.max_pending == 10
+    assert app.extensions["recommender.popularity"].recorder.max_pending == 10
 
 
 def test_a_bad_setting_stops_the_app_from_starting_and_starts_nothing(small_index: Path) -> None:
