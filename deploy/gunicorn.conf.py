@@ -3,8 +3,12 @@
 Run: gunicorn -c deploy/gunicorn.conf.py 'service:create_app()'
 """
 
+import glob
+import logging
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 # Imported once here, in the master, so that every forked worker shares these libraries' memory
 # (copy-on-write) instead of importing its own copy: about 40 MB less per worker. The app itself is
@@ -33,3 +37,54 @@ keepalive = 5
 # GUNICORN_ACCESS_LOG=off turns it off (bench/serve.py measures what it costs).
 accesslog = None if os.environ.get("GUNICORN_ACCESS_LOG") == "off" else "-"
 errorlog = "-"
+
+METRICS_DIR_PREFIX = "recommender-metrics-"
+
+
+def _metrics_on() -> bool:
+    return os.environ.get("RECOMMENDER_METRICS", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+def on_starting(server):
+    """Prometheus multiprocess mode: each worker counts in its own files in PROMETHEUS_MULTIPROC_DIR and a
+    scrape of /metrics sums them. The variable must be set before a worker imports prometheus_client, and the
+    directory must not hold an earlier run's counts: a temporary one when unset, emptied when set."""
+    if not _metrics_on():
+        return
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for stale in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(stale)
+    else:
+        directory = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        server.log.info("metrics of the workers in %s", directory)
+
+
+def on_exit(server):
+    """Remove the directory on_starting created; one named by the operator stays."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if os.path.basename(directory).startswith(METRICS_DIR_PREFIX):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def child_exit(server, worker):
+    """A dead worker's gauges no longer count; its counters and histograms still add to the totals."""
+    if _metrics_on() and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def post_fork(server, worker):
+    """The loggers of `recommender` and `service` write where gunicorn's error log does, at its level.
+    Otherwise nobody configures them under gunicorn and the INFO lines naming the index version each worker
+    loaded, switched to or refused are never seen."""
+    error_log = worker.log.error_log
+    for name in ("recommender", "service"):
+        logger = logging.getLogger(name)
+        logger.setLevel(error_log.level)
+        for handler in error_log.handlers:
+            if handler not in logger.handlers:
+                logger.addHandler(handler)

@@ -69,6 +69,15 @@ def _store_url(raw: str) -> str | None:
     raise ValueError("expected sqlite:///PATH or redis://HOST:PORT/DB")
 
 
+def _switch(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in ("on", "1", "true", "yes"):
+        return True
+    if word in ("off", "0", "false", "no"):
+        return False
+    raise ValueError("expected on or off")
+
+
 def _whole(minimum: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         try:
@@ -178,6 +187,10 @@ class Settings:
         "origins (comma-separated) whose pages may call the API cross-origin; when set, also the only pages "
         "(besides the service's own) whose page views are counted",
         shown="empty",
+    )  # fmt: skip
+    metrics: bool = _setting(
+        "RECOMMENDER_METRICS", _switch, True,
+        "`off` removes the instrumentation and makes `/metrics` answer `404`", shown="`on`",
     )  # fmt: skip
 
     @classmethod

@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
 from recommender.config import Settings
-from service import admin, api, cors, errors, live, openapi, pages, popularity, responses
+from service import admin, api, cors, errors, live, metrics, openapi, pages, popularity, responses
 from service.lifecycle import Lifecycle
 
 
@@ -45,6 +45,7 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "EVENTS_PER_MINUTE": settings.events_per_minute,
         "EVENTS_BURST": settings.events_burst,
         "TRUSTED_PROXIES": settings.trusted_proxies,
+        "RECOMMENDER_METRICS": "on" if settings.metrics else "off",
     }
 
 
@@ -63,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, environ: Mapping
         # The client is the address the last trusted proxy saw, as it says in X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0)  # type: ignore[method-assign]
     app.url_map.converters["article_id"] = ArticleIdConverter
+    metrics.init_app(app)
     lifecycle = app.extensions["recommender"] = Lifecycle()
     try:
         live.init_app(app)

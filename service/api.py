@@ -28,8 +28,11 @@ from recommender.popularity.events import (
 from recommender.popularity.views import DEFAULT_WINDOW, WINDOWS, hour_of, is_bot
 from recommender.serving import boxes
 from recommender.serving.boxes import Item
+from recommender.serving.page import BoxSizes, page_boxes
+from recommender.serving.teasers import item_teaser
 from service.errors import InvalidParameter, error_response
 from service.live import current_index
+from service.metrics import count_box_event, count_view
 from service.popularity import Popularity, current_popularity
 from service.responses import cached
 
@@ -112,7 +115,9 @@ def window_parameter() -> str:
 
 
 def article_fields(article: dict[str, Any]) -> dict[str, Any]:
-    return {key: article.get(key) for key in ("id", "title", "url", "section", "published_at")}
+    """What every box's item says of its article, ``image_url`` and the ``excerpt`` teaser included."""
+    fields = {key: article.get(key) for key in ("id", "title", "url", "section", "published_at", "image_url")}
+    return {**fields, "excerpt": item_teaser(article)}
 
 
 def related_item(item: Item) -> dict[str, Any]:
@@ -202,21 +207,19 @@ def popular() -> Response:
 @from_cache
 def recommendations(article_id: str) -> Response:
     """Both boxes of an article page in one call; no article appears twice on the page."""
-    related_limit = int_parameter("related", DEFAULT_LIMIT, 0, MAX_LIMIT)
-    tagged_limit = int_parameter("tagged", DEFAULT_LIMIT, 0, MAX_LIMIT)
-    popular_limit = int_parameter("popular", DEFAULT_LIMIT, 0, MAX_LIMIT)
+    sizes = BoxSizes(*(int_parameter(name, DEFAULT_LIMIT, 0, MAX_LIMIT) for name in ("related", "tagged", "popular")))
     window = window_parameter()
     index = current_index()
-    shown: set[str] = set()
-    more_like_this = more_like_this_box(article_id, related_limit, shown, window)
-    tagged = boxes.related_by_tags(index, article_id, tagged_limit, shown) if tagged_limit else []
-    source, popular_items = popular_box(window, popular_limit, None, shown) if popular_limit else ("views", [])
+    min_score = min_score_parameter(index.floor)
+    fill, settings = fill_parameter(), rerank_parameters(index.rerank_settings)
+    ranking = current_popularity().rankings.ranked(window)
+    page = page_boxes(index, article_id, ranking, sizes, min_score, fill, settings)
     body = jsonify(
         article_id=article_id,
-        more_like_this=more_like_this,
-        related=[tagged_item(item) for item in tagged],
-        popular=popular_items,
-        popular_source=source,
+        more_like_this=[related_item(item) for item in page.more_like_this],
+        related=[tagged_item(item) for item in page.related],
+        popular=[popular_item(item) for item in page.popular],
+        popular_source=page.popular_source if sizes.popular else "views",
         popular_window=window,
         index_version=index.version,
     )
@@ -233,6 +236,7 @@ def events() -> Response:
     address = request.remote_addr or ""
     wait = popularity.limiter.take(address) if popularity.limiter is not None else 0.0
     if wait:
+        count_view("rate_limited")
         response = error_response(429, "rate_limited", "too many events from this client; retry later")
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
@@ -249,9 +253,11 @@ def events() -> Response:
         return error_response(400, error.code, str(error))
     user_agent = request.user_agent.string
     if is_bot(user_agent):
+        count_view("bot")
         return _accepted(counted=False)
     client = client_fingerprint(address, user_agent) if view.visitor_id is None else None
     popularity.recorder.record(view.article_id, view.visitor_id, client)
+    count_view("accepted")
     return _accepted(counted=True)
 
 
@@ -265,6 +271,7 @@ def _click_event(event: dict[str, Any], is_article: Callable[[str], bool], popul
     if is_bot(request.user_agent.string):
         return _accepted(counted=False)
     popularity.clicks.add(impressions.elements(), clicks)
+    count_box_event(event["type"], event["box"])
     return _accepted(counted=True)
 
 

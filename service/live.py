@@ -11,6 +11,7 @@ from recommender.serving.curation import CurationStore, default_curation_path
 from recommender.serving.holder import IndexHolder, Watcher
 from recommender.serving.live import LiveIndex
 from service.lifecycle import lifecycle_of
+from service.metrics import observer
 
 
 def init_app(app: Flask) -> None:
@@ -20,7 +21,7 @@ def init_app(app: Flask) -> None:
     lifecycle.on_close(changes.close)
     curation = CurationStore(default_curation_path(changes.path))
     lifecycle.on_close(curation.close)
-    holder = IndexHolder(config["RECOMMENDER_INDEX"], changes, curation)
+    holder = IndexHolder(config["RECOMMENDER_INDEX"], changes, curation, observer(app))
     app.extensions["recommender.holder"] = holder
     # What start-up created lives as long as the process: keep it out of every later full collection. A
     # closed app's objects go back to the collector (only a test process outlives its apps).

@@ -83,16 +83,21 @@ _AUTH = [{"bearer": []}]
 _ADMIN_ERRORS = {"401": _error("unauthorized"), "403": _error("admin_disabled")}
 
 
+_ITEM_REQUIRED = ["id", "title", "url", "section", "published_at", "image_url", "excerpt", "score", "reason"]
+
+
 def _item(extra: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {
         "type": "object",
-        "required": ["id", "title", "url", "section", "published_at", "score", "reason", *required],
+        "required": [*_ITEM_REQUIRED, *required],
         "properties": {
             "id": {"type": "string"},
             "title": {"type": "string"},
             "url": {"type": ["string", "null"]},
             "section": {"type": ["string", "null"]},
             "published_at": {"type": ["string", "null"]},
+            "image_url": {"type": ["string", "null"], "description": "the article's picture, null without one"},
+            "excerpt": {"type": ["string", "null"], "maxLength": 160, "description": "the first sentence or so"},
             "score": {"type": ["number", "null"]},
             "reason": {"type": "string", "enum": _REASONS},
             **extra,
@@ -315,6 +320,15 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "readiness: an index is served and the page-view store answers",
                     "responses": {"200": _json("Ready", "ready"), "503": _error("store_unavailable")},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of all workers, for the scraper; keep it behind the proxy",
+                    "responses": {
+                        "200": {"description": "", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                        "404": _error("not_found (RECOMMENDER_METRICS=off)"),
+                    },
                 }
             },
             "/widget.js": {

@@ -10,6 +10,7 @@ import base64
 import hmac
 import random
 from importlib.resources import files
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
@@ -19,7 +20,9 @@ from recommender.popularity.clicks import report
 from recommender.popularity.views import DEFAULT_WINDOW, WINDOWS, hour_of
 from recommender.serving import boxes
 from recommender.serving.curation import parse_curation
-from service.api import popular_box
+from recommender.serving.page import preview_boxes
+from recommender.serving.teasers import item_teaser
+from service.api import popular_item
 from service.live import current_holder, current_index
 from service.popularity import current_popularity
 
@@ -28,6 +31,8 @@ blueprint = Blueprint("pages", __name__, template_folder="templates")
 MAX_SEARCH_RESULTS = 50
 PREVIEW_ITEMS = 10
 WIDGET_MAX_AGE = 3600
+# The widget's data- attributes the demo page passes on from its query string.
+DEMO_ATTRIBUTES = ("layout", "thumbnails", "excerpts", "related", "tagged", "popular")
 
 
 @blueprint.get("/widget.js")
@@ -116,20 +121,27 @@ def preview_article(article_id: str) -> str | tuple[str, int]:
         return shared_terms(vector, index.vector(other_id), index.words)
 
     ranking = current_popularity().rankings.ranked(window)
-    shown: set[str] = set()
-    box = boxes.more_like_this(index, article_id, PREVIEW_ITEMS, index.floor, ranking, shown=shown)
-    related = [(item, why(item.article["id"]) if item.reason == boxes.SIMILAR else []) for item in box]
+    shown = preview_boxes(index, article_id, ranking, PREVIEW_ITEMS)
+
+    def explained(items: list[boxes.Item]) -> list[tuple[boxes.Item, list[object]]]:
+        return [(item, why(item.article["id"]) if item.reason == boxes.SIMILAR else []) for item in items]
+
     # What the floor kept out: editors see the near misses and why they scored what they did.
     below = [(n, why(n.article["id"])) for n in index.related(article_id, PREVIEW_ITEMS) if n.score < index.floor]
-    source, popular = popular_box(window, PREVIEW_ITEMS, None, shown)
     return render_template(
         "preview.html",
         article=article,
-        related=related,
+        related=explained(shown.reader.more_like_this),
+        related_beyond=explained(shown.more_like_this_beyond),
+        tagged=shown.reader.related,
+        popular=[popular_item(item) for item in shown.reader.popular],
+        popular_beyond=[popular_item(item) for item in shown.popular_beyond],
+        popular_source=shown.reader.popular_source,
+        sizes=shown.sizes,
+        default_window=DEFAULT_WINDOW,
+        teaser_of=item_teaser,
         below_floor=below,
         floor=index.floor,
-        popular=popular,
-        popular_source=source,
         window=window,
         windows=list(WINDOWS),
         version=index.version,
@@ -173,5 +185,9 @@ def demo_random() -> Response:
 
 @blueprint.get("/demo/<path:article_id>")
 def demo_article(article_id: str) -> str:
-    """A stand-in for the site's article page, embedding the widget with the documented snippet."""
-    return render_template("demo.html", article=current_index().article(article_id))
+    """A stand-in for the site's article page, embedding the widget with the documented snippet; the widget's
+    data- attributes can be tried from the query string (``?layout=tabs&thumbnails&excerpts``)."""
+    attributes = {name: request.args[name] for name in DEMO_ATTRIBUTES if name in request.args}
+    query = f"?{urlencode(attributes)}" if attributes else ""  # links keep the mode
+    article = current_index().article(article_id)
+    return render_template("demo.html", article=article, widget_attributes=attributes, query=query)

@@ -14,6 +14,7 @@ from recommender.popularity.stores import default_store_url, open_store
 from recommender.popularity.views import ViewStore
 from service.cors import parse_origins
 from service.lifecycle import lifecycle_of
+from service.metrics import observer
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +46,15 @@ def init_app(app: Flask) -> None:
         return holder.live.published_timestamp(article_id)
 
     per_minute = float(config["EVENTS_PER_MINUTE"])
+    observe = observer(app)
+    flush_seconds = float(config["POPULARITY_FLUSH_SECONDS"])
     popularity = Popularity(
         store,
-        ViewRecorder(store, float(config["POPULARITY_FLUSH_SECONDS"]), clock, int(config["POPULARITY_MAX_PENDING"])),
-        PopularRankings(store, clock, float(config["POPULAR_REFRESH_SECONDS"]), published_timestamp),
+        ViewRecorder(store, flush_seconds, clock, int(config["POPULARITY_MAX_PENDING"]), observe=observe),
+        PopularRankings(store, clock, float(config["POPULAR_REFRESH_SECONDS"]), published_timestamp, observe),
         TokenBuckets(per_minute / 60, int(config["EVENTS_BURST"]), clock) if per_minute > 0 else None,
         parse_origins(config["RECOMMENDER_ALLOWED_ORIGINS"]),
-        ClickCounter(store, float(config["POPULARITY_FLUSH_SECONDS"])),
+        ClickCounter(store, flush_seconds),
     )
     app.extensions["recommender.popularity"] = popularity
     # At close (or exit: a worker that is stopped, not killed) it writes what it still holds.

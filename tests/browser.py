@@ -1,8 +1,10 @@
 """Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright, for the browser tests and screenshots.
 
-`make screenshots` runs this module: it serves the bundled corpus with gunicorn,
-reads one article in the demo page (so its view is counted), and saves
-screenshots of the demo page and of the editors' preview under docs/screenshots/.
+`make screenshots` runs this module: it serves the bundled corpus with gunicorn
+(each article given a tag and most a picture, see tests/pictures.py), reads one
+article in the demo page (so its view is counted), and saves screenshots of the
+demo page, of the editors' preview and of the widget's optional modes
+(thumbnails, excerpts, tabs) under docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.harness import BROWSER, get_json, gunicorn
+from tests.pictures import pictured_corpus, serve_pictures
 
 CHROMIUM = "/usr/bin/chromium"
 # Root needs --no-sandbox; the machine's network is closed, so Chromium must not try to reach Google.
@@ -87,6 +90,40 @@ def take_screenshots(browser: Browser, base: str, out: Path) -> list[Path]:
         context.close()
 
 
+# The widget's optional modes, as the demo page passes them on from its query string.
+WIDGET_MODES = {"thumbnails": "thumbnails", "excerpts": "excerpts", "tabs": "layout=tabs&thumbnails&excerpts"}
+
+
+# True once every picture the reader can see has loaded (a hidden tab's lazy pictures wait until shown).
+PICTURES_SHOWN = "[...document.images].filter(i => i.checkVisibility()).every(i => i.complete && i.naturalWidth > 0)"
+
+
+def wait_for_widget(page: Page) -> None:
+    """Until the widget has rendered (in any layout)."""
+    page.wait_for_selector("[data-recommender-article] section.recommender-box", state="attached", timeout=10_000)
+
+
+def take_widget_screenshots(browser: Browser, base: str, out: Path) -> list[Path]:
+    """The widget under the screenshot article in each optional mode: ``widget-<mode>.png`` in ``out``.
+    The service must serve a ``pictured_corpus``."""
+    out.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(user_agent=READER_AGENT, viewport={"width": 1000, "height": 1400})
+    try:
+        serve_pictures(context)
+        page = context.new_page()
+        paths = []
+        for mode, query in WIDGET_MODES.items():
+            page.goto(f"{base}/demo/{quoted(SCREENSHOT_ARTICLE)}?{query}")
+            wait_for_widget(page)
+            page.wait_for_function(PICTURES_SHOWN)
+            path = out / f"widget-{mode}.png"
+            page.locator("[data-recommender-article]").screenshot(path=str(path))
+            paths.append(path)
+        return paths
+    finally:
+        context.close()
+
+
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots"
     from recommender.indexing.corpus import load_corpus
@@ -94,10 +131,11 @@ def main() -> None:
     from recommender.indexing.storage import save_index
 
     with tempfile.TemporaryDirectory() as scratch:
-        index = save_index(build_index(load_corpus(REPO / "corpus" / "wikinews.jsonl")), Path(scratch) / "index")
+        corpus = pictured_corpus(Path(scratch) / "pictured.jsonl")
+        index = save_index(build_index(load_corpus(corpus)), Path(scratch) / "index")
         environment = {"RECOMMENDER_POPULARITY_FLUSH_SECONDS": "0.25", "RECOMMENDER_POPULAR_REFRESH_SECONDS": "1"}
         with gunicorn(index, Path(scratch), **environment) as server, chromium() as browser:
-            paths = take_screenshots(browser, server.base, out)
+            paths = take_screenshots(browser, server.base, out) + take_widget_screenshots(browser, server.base, out)
     print(json.dumps([str(path) for path in paths]))
 
 

@@ -11,7 +11,7 @@ from recommender.errors import ConfigError, IncompatibleIndex
 from service import create_app
 from tests.conftest import AppFactory
 
-ITEM_FIELDS = {"id", "title", "url", "section", "published_at", "score", "reason"}
+ITEM_FIELDS = {"id", "title", "url", "section", "published_at", "image_url", "excerpt", "score", "reason"}
 
 
 def test_related_returns_five_items_with_their_fields(client) -> None:

@@ -24,6 +24,7 @@ from recommender.indexing.corpus import Article, Corpus
 from recommender.indexing.neighbours import SearchSettings, search
 from recommender.indexing.relevance import RelevanceSettings, quality_report, resolve_floor
 from recommender.indexing.rerank import RerankSettings
+from recommender.indexing.teaser import teaser
 from recommender.indexing.vectorize import (
     VectorizerSettings,
     fit,
@@ -165,9 +166,10 @@ def _version(built_at: datetime, checksum: str) -> str:
 
 
 def article_record(article: Article) -> dict[str, Any]:
-    """What the index keeps of an article: everything but the body, plus its start."""
+    """What the index keeps of an article: everything but the body, plus its start and the boxes' teaser."""
     record = article.to_dict()
     record["excerpt"] = record.pop("body")[:EXCERPT_CHARS]
+    record["teaser"] = teaser(article.body)
     return record
 
 

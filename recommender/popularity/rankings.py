@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from recommender.errors import StoreUnavailable
+from recommender.observe import Observer, ignore
 from recommender.popularity.views import HOUR, LONGEST_WINDOW_HOURS, WINDOWS, Clock, ViewStore, hour_of
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class PopularRankings:
     it whenever ``refresh_seconds`` have passed on ``clock`` (so a test's fake
     clock decides), until ``close()``. If the store fails, the last ranking keeps
     being served (empty if there never was one, which makes callers fall back to
-    the newest articles).
+    the newest articles). ``observe`` hears how long each refresh took (``refresh_seconds``, wall time, whatever
+    the clock) and of each failed one (``refresh_error``).
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class PopularRankings:
         clock: Clock = time.time,
         refresh_seconds: float = 5.0,
         recency: Callable[[str], float] = _no_recency,
+        observe: Observer = ignore,
     ) -> None:
         if refresh_seconds <= 0:
             raise ValueError(f"POPULAR_REFRESH_SECONDS must be positive, got {refresh_seconds}")
@@ -86,6 +89,7 @@ class PopularRankings:
         self.recency = recency
         self.clock = clock
         self.refresh_seconds = refresh_seconds
+        self.observe = observe
         self._rankings: dict[str, list[Ranked]] = {}  # replaced whole, so readers need no lock
         self.generation = 0  # counts the replacements: what was built from one ranking is stale after it
         self._computed_at = float("-inf")
@@ -100,15 +104,18 @@ class PopularRankings:
     def refresh(self) -> None:
         """Recompute every window now from one read of the store: what the thread does on its schedule."""
         with self._refresh_lock:
+            started = time.perf_counter()
             now = self.clock()
             self._computed_at = now
             try:
                 counts = self.store.hourly_counts(hour_of(now) - LONGEST_WINDOW_HOURS, hour_of(now))
             except StoreUnavailable as error:
                 log.warning("popular lists not refreshed, serving the last ones: %s", error)
+                self.observe("refresh_error", 1)
                 return
             self._rankings = {window: rank(counts, now, window, self.recency) for window in WINDOWS}
             self.generation += 1
+            self.observe("refresh_seconds", time.perf_counter() - started)
 
     def start(self) -> None:
         """Compute the rankings now, then keep them fresh from a daemon thread."""
@@ -130,6 +137,7 @@ class PopularRankings:
             self.refresh()
         except Exception:
             log.exception("popular lists not refreshed, serving the last ones")
+            self.observe("refresh_error", 1)
 
     def close(self) -> None:
         self._stopping.set()

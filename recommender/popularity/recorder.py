@@ -8,6 +8,7 @@ import time
 from collections import deque
 
 from recommender.errors import StoreUnavailable
+from recommender.observe import Observer, ignore
 from recommender.popularity.events import anonymous_visitor_id
 from recommender.popularity.views import DAY, DEFAULT_MAX_PENDING, LONGEST_WINDOW_HOURS, Clock, View, ViewStore, hour_of
 
@@ -26,6 +27,9 @@ class ViewRecorder:
     bound. A view the store refuses for any other reason (data it cannot encode,
     a bug) is dropped alone and counted (``rejected``), so it cannot block the
     others. The flusher thread logs every failure and only stops when closed.
+
+    ``observe`` hears of views ``flushed`` (taken by the store), ``dropped`` (overflow), ``rejected``, and of
+    every failed flush (``flush_error``), so that the service can count them without the core knowing how.
     """
 
     def __init__(
@@ -35,12 +39,14 @@ class ViewRecorder:
         clock: Clock = time.time,
         max_pending: int = DEFAULT_MAX_PENDING,
         max_backoff: float = 30.0,
+        observe: Observer = ignore,
     ) -> None:
         self.store = store
         self.flush_interval = flush_interval
         self.clock = clock
         self.max_pending = max_pending
         self.max_backoff = max_backoff
+        self.observe = observe
         self.overflowed = 0
         self.rejected = 0
         self._reported_overflow = 0
@@ -69,10 +75,13 @@ class ViewRecorder:
         """Buffer a view; without a visitor id, ``client`` (see events.client_fingerprint) dedupes it."""
         view = View(article_id, self.clock(), visitor_id, None if visitor_id is not None else client)
         with self._pending_lock:
-            if len(self._pending) >= self.max_pending:
+            full = len(self._pending) >= self.max_pending
+            if full:
                 self._pending.popleft()
                 self.overflowed += 1
             self._pending.append(view)
+        if full:
+            self.observe("dropped", 1)
         if self._flusher is None and self.flush_interval > 0:
             self._start()
 
@@ -94,6 +103,7 @@ class ViewRecorder:
             return self._flush()[1]
         except Exception:
             log.exception("page-view flush failed; %d views kept, will retry", self.pending)
+            self.observe("flush_error", 1)
             return False
 
     def flush(self) -> int:
@@ -109,7 +119,10 @@ class ViewRecorder:
                 self._pending.clear()
                 self._writing = len(batch)
             try:
-                return self._flush_batch(batch)
+                counted, taken = self._flush_batch(batch)
+                if not taken:
+                    self.observe("flush_error", 1)
+                return counted, taken
             finally:
                 with self._pending_lock:
                     self._writing = 0
@@ -125,6 +138,7 @@ class ViewRecorder:
             return 0, False
         except Exception:
             self.rejected += len(batch)
+            self.observe("rejected", len(batch))
             log.exception("dropped %d page views: no salt for their visitors (%d in all)", len(batch), self.rejected)
             return 0, False
         counted, unwritten = self._write(batch)
@@ -156,12 +170,15 @@ class ViewRecorder:
     def _write(self, batch: list[View]) -> tuple[int, list[View]]:
         """Write a batch: (views counted, views to retry because the store is unavailable)."""
         try:
-            return self.store.add_views(batch), []
+            counted = self.store.add_views(batch)
         except StoreUnavailable as error:
             log.warning("page-view store unavailable; %d views kept for the next try: %s", len(batch), error)
             return 0, batch
         except Exception:
             log.exception("the store refused a batch of %d page views; writing them one at a time", len(batch))
+        else:
+            self.observe("flushed", len(batch))
+            return counted, []
         counted = 0
         for position, view in enumerate(batch):
             try:
@@ -171,7 +188,10 @@ class ViewRecorder:
                 return counted, batch[position:]
             except Exception as error:
                 self.rejected += 1
+                self.observe("rejected", 1)
                 log.error("dropped a page view the store refused (%d in all): %r", self.rejected, error)
+            else:
+                self.observe("flushed", 1)
         return counted, []
 
     def _put_back(self, views: list[View]) -> None:
@@ -179,11 +199,12 @@ class ViewRecorder:
         with self._pending_lock:
             self._writing = 0  # they are counted in the buffer again
             excess = len(views) + len(self._pending) - self.max_pending
-            if excess > 0:
-                dropped = min(excess, len(views))
-                views = views[dropped:]
-                self.overflowed += dropped
+            dropped = min(max(excess, 0), len(views))
+            views = views[dropped:]
+            self.overflowed += dropped
             self._pending.extendleft(reversed(views))
+        if dropped:
+            self.observe("dropped", dropped)
 
     def _report_overflow(self) -> None:
         if self.overflowed != self._reported_overflow:

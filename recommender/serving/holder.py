@@ -18,6 +18,7 @@ from pathlib import Path
 
 from recommender.errors import RecommenderError
 from recommender.indexing.storage import load_index, read_manifest
+from recommender.observe import Observer, ignore
 from recommender.serving.changes import ChangeLog
 from recommender.serving.curation import CurationStore
 from recommender.serving.live import LiveIndex
@@ -40,18 +41,28 @@ def collector_paused() -> Iterator[None]:
 
 
 class IndexHolder:
-    """What a process serves: swapped whole, never changed in place."""
+    """What a process serves: swapped whole, never changed in place.
+
+    Every version loaded, switched to or refused is logged at INFO or above, naming it, so that an operator
+    can tell from the log what each worker serves; ``observe`` hears of each failed reload (``reload_failure``).
+    """
 
     def __init__(
-        self, source: str | Path, changes: ChangeLog | None = None, curation: CurationStore | None = None
+        self,
+        source: str | Path,
+        changes: ChangeLog | None = None,
+        curation: CurationStore | None = None,
+        observe: Observer = ignore,
     ) -> None:
         self.source = Path(source)
         self.changes = changes
         self.curation = curation
+        self.observe = observe
         self._lock = threading.Lock()
         self._refused: tuple[Path | None, str] | None = None
         directory = resolve_index_dir(self.source)
         self.live = self._replay(LiveIndex(load_index(directory), directory))
+        log.info("loaded index version %s from %s at start", self.live.base.version, directory)
 
     def _replay(self, live: LiveIndex) -> LiveIndex:
         changes = self.changes.since(live.seen) if self.changes is not None else []
@@ -86,6 +97,7 @@ class IndexHolder:
                 version = str(read_manifest(directory)["version"])
             except RecommenderError as error:
                 log.error("index at %s unreadable, still serving %s: %s", self.source, live.version, error)
+                self.observe("reload_failure", 1)
                 directory, version = live.directory, live.base.version
             candidate = (directory, version)
             changed = directory != live.directory or version != live.base.version
@@ -96,6 +108,7 @@ class IndexHolder:
                 except RecommenderError as error:
                     self._refused = candidate
                     log.error("refused index version %s, still serving %s: %s", version, live.version, error)
+                    self.observe("reload_failure", 1)
                 else:
                     log.info("now serving index version %s (was %s)", version, live.base.version)
                     live = fresh
@@ -118,6 +131,7 @@ class Watcher(threading.Thread):
                 self.holder.refresh()
             except Exception:  # the watcher must outlive any one bad check; the old index keeps serving
                 log.exception("index refresh failed")
+                self.holder.observe("reload_failure", 1)
 
     def stop(self) -> None:
         self.stopped.set()

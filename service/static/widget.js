@@ -3,10 +3,10 @@
  *
  * Embed (one element per article, then the script, from the service's origin):
  *   <div data-recommender-article="ARTICLE-ID"></div>
- * Optional attributes: data-related / data-popular (list lengths, default 5),
- * data-related-title / data-popular-title (headings), data-link-template
- * ("/articles/{id}": links built from ids instead of each article's url),
- * data-service (the API's origin, when the script is served from elsewhere).
+ * Optional data- attributes (the README says more): related, tagged, popular
+ * (list lengths, default 5), related-title, tagged-title, popular-title,
+ * link-template ("/articles/{id}"), service (the API's origin), thumbnails,
+ * excerpts (show pictures, teasers), layout="tabs" (one tab per box).
  *   <script src="https://recommender.example.org/widget.js" async></script>
  *
  * Reports the page view with navigator.sendBeacon. If the service is slow
@@ -51,48 +51,114 @@
     }
   }
 
-  // report(event) sends a box's impression now and a click when a reader follows an item.
-  function box(title, items, kind, linkTemplate, report) {
-    var section = element("section", "recommender-box recommender-" + kind);
-    var headingId = "recommender-" + kind + "-" + Math.random().toString(36).slice(2, 8);
-    var heading = element("h2", "recommender-heading", title);
-    heading.id = headingId;
-    section.setAttribute("aria-labelledby", headingId);
-    section.appendChild(heading);
+  function flag(container, name) {
+    var value = container.getAttribute(name);
+    return value !== null && value !== "false";
+  }
+
+  // An item: its link (with the picture, when asked and there is one), then its teaser when asked.
+  function itemNode(item, index, options, report) {
+    var node = element("li", "recommender-item");
+    // Why the item is there (similar, same_section_recent, popular, recent): kept for click reports.
+    if (item.reason) node.setAttribute("data-reason", item.reason);
+    var link = element("a", "recommender-link");
+    link.href = options.links ? options.links.replace("{id}", encodeURIComponent(item.id)) : item.url || "#";
+    if (options.thumbnails && item.image_url) {
+      var image = element("img", "recommender-thumbnail");
+      image.src = item.image_url;
+      image.alt = "";
+      image.loading = "lazy";
+      image.width = 96;
+      link.appendChild(image);
+    }
+    link.appendChild(element("span", "recommender-title", item.title));
+    link.addEventListener("click", function () {
+      report({ type: "click", target_id: item.id, position: index + 1, reason: item.reason });
+    });
+    node.appendChild(link);
+    if (options.excerpts && item.excerpt) node.appendChild(element("p", "recommender-excerpt", item.excerpt));
+    return node;
+  }
+
+  // A box: its section, and impress() reporting its impression once, when first shown.
+  function box(spec, options) {
+    var section = element("section", "recommender-box recommender-" + spec.kind);
+    section.id = options.prefix + "-" + spec.kind;
+    if (!options.tabs) {
+      var heading = element("h2", "recommender-heading", spec.title);
+      heading.id = section.id + "-heading";
+      section.setAttribute("aria-labelledby", heading.id);
+      section.appendChild(heading);
+    }
     var list = element("ol", "recommender-list");
-    items.forEach(function (item, index) {
-      var entry = element("li", "recommender-item");
-      // Why the item is there (similar, same_section_recent, popular, recent): kept for click reports.
-      if (item.reason) entry.setAttribute("data-reason", item.reason);
-      var link = element("a", "recommender-link");
-      link.href = linkTemplate ? linkTemplate.replace("{id}", encodeURIComponent(item.id)) : item.url || "#";
-      if (item.image_url) {
-        var image = element("img", "recommender-thumbnail");
-        image.src = item.image_url;
-        image.alt = "";
-        image.loading = "lazy";
-        image.width = 96;
-        link.appendChild(image);
-      }
-      link.appendChild(element("span", "recommender-title", item.title));
-      link.addEventListener("click", function () {
-        report({ type: "click", target_id: item.id, position: index + 1, reason: item.reason });
-      });
-      entry.appendChild(link);
-      list.appendChild(entry);
-    });
+    spec.items.forEach(function (item, index) { list.appendChild(itemNode(item, index, options, spec.report)); });
     section.appendChild(list);
-    report({
-      type: "impression",
-      ids: items.map(function (item) { return item.id; }),
-      reasons: items.map(function (item) { return item.reason; }),
+    var seen = false;
+    function impress() {
+      if (seen) return;
+      seen = true;
+      spec.report({
+        type: "impression",
+        ids: spec.items.map(function (item) { return item.id; }),
+        reasons: spec.items.map(function (item) { return item.reason; }),
+      });
+    }
+    return { spec: spec, node: section, impress: impress };
+  }
+
+  // WAI-ARIA tabs, one per box, the first selected; arrows, Home, End move (selection follows focus);
+  // only the selected tab is in the Tab order. A box's impression is sent when its panel is first shown.
+  function tabs(built, prefix) {
+    var root = element("div", "recommender-tabs");
+    var tablist = element("div", "recommender-tablist");
+    tablist.setAttribute("role", "tablist");
+    tablist.setAttribute("aria-label", "Recommended articles");
+    root.appendChild(tablist);
+    var buttons = built.map(function (entry, index) {
+      var tab = element("button", "recommender-tab", entry.spec.title);
+      tab.type = "button";
+      tab.id = prefix + "-tab-" + entry.spec.kind;
+      tab.setAttribute("role", "tab");
+      tab.setAttribute("aria-controls", entry.node.id);
+      entry.node.setAttribute("role", "tabpanel");
+      entry.node.setAttribute("aria-labelledby", tab.id);
+      entry.node.tabIndex = 0;
+      tab.addEventListener("click", function () { select(index, false); });
+      tablist.appendChild(tab);
+      root.appendChild(entry.node);
+      return tab;
     });
-    return section;
+    function select(chosen, focus) {
+      buttons.forEach(function (tab, index) {
+        var selected = index === chosen;
+        tab.setAttribute("aria-selected", selected ? "true" : "false");
+        tab.tabIndex = selected ? 0 : -1;
+        built[index].node.hidden = !selected;
+      });
+      if (focus) buttons[chosen].focus();
+      built[chosen].impress();
+    }
+    tablist.addEventListener("keydown", function (event) {
+      var current = buttons.indexOf(document.activeElement);
+      if (current < 0) return;
+      var last = buttons.length - 1;
+      var next = { ArrowRight: current === last ? 0 : current + 1, ArrowLeft: current === 0 ? last : current - 1,
+        Home: 0, End: last }[event.key];
+      if (next === undefined) return;
+      event.preventDefault();
+      select(next, true);
+    });
+    return { node: root, start: function () { select(0, false); } };
   }
 
   function render(container, data, service) {
-    var boxes = [];
-    var links = container.getAttribute("data-link-template");
+    var options = {
+      links: container.getAttribute("data-link-template"),
+      thumbnails: flag(container, "data-thumbnails"),
+      excerpts: flag(container, "data-excerpts"),
+      tabs: container.getAttribute("data-layout") === "tabs",
+      prefix: "recommender-" + Math.random().toString(36).slice(2, 8),
+    };
     function reporter(name) {
       return function (event) {
         event.article_id = data.article_id;
@@ -101,21 +167,29 @@
         beacon(service, event);
       };
     }
-    if (data.more_like_this && data.more_like_this.length) {
-      boxes.push(box(container.getAttribute("data-related-title") || "More like this", data.more_like_this, "related",
-        links, reporter("more_like_this")));
-    }
     // "Related" (editors' tags) is shown only when the article has tags that other articles share.
-    if (data.related && data.related.length) {
-      boxes.push(box(container.getAttribute("data-tagged-title") || "Related", data.related, "tagged", links,
-        reporter("related")));
+    var specs = [
+      { kind: "related", box: "more_like_this", title: "More like this", items: data.more_like_this },
+      { kind: "tagged", box: "related", title: "Related", items: data.related },
+      { kind: "popular", box: "popular", title: "Popular", items: data.popular },
+    ].filter(function (spec) { return spec.items && spec.items.length; });
+    var built = specs.map(function (spec) {
+      spec.title = container.getAttribute("data-" + spec.kind + "-title") || spec.title;
+      spec.report = reporter(spec.box);
+      return box(spec, options);
+    });
+    if (!built.length) return;
+    if (options.tabs) {
+      var layout = tabs(built, options.prefix);
+      container.appendChild(layout.node);
+      layout.start();
+    } else {
+      built.forEach(function (entry) {
+        container.appendChild(entry.node);
+        entry.impress();
+      });
     }
-    if (data.popular && data.popular.length) {
-      boxes.push(box(container.getAttribute("data-popular-title") || "Popular", data.popular, "popular", links,
-        reporter("popular")));
-    }
-    boxes.forEach(function (node) { container.appendChild(node); });
-    if (boxes.length) container.hidden = false;
+    container.hidden = false;
   }
 
   function reportView(service, articleId) {
