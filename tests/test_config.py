@@ -40,13 +40,14 @@ def test_values_are_parsed() -> None:
         "RECOMMENDER_INDEX": "/srv/index",
         "RECOMMENDER_CACHE_MAX_AGE": " 60 ",
         "RECOMMENDER_EVENTS_PER_MINUTE": "0",  # the limit off
+        "RECOMMENDER_METRICS": "OFF",
         "RECOMMENDER_ADMIN_TOKEN": "",  # empty is unset, as VAR= in a unit file
         "RECOMMENDER_CHANGES": "/var/state/changes.sqlite3",
         "RECOMMENDER_POPULARITY_URL": "sqlite:////var/state/views.sqlite3",
     }
     settings = Settings.from_environ(environ)
     assert (settings.index, settings.cache_max_age, settings.events_per_minute) == (Path("/srv/index"), 60, 0.0)
-    assert settings.admin_token is None
+    assert settings.admin_token is None and settings.metrics is False
     assert settings.locations.curation == Path("/var/state/curation.sqlite3")
     assert settings.locations.store_url == "sqlite:////var/state/views.sqlite3"
 
@@ -68,6 +69,7 @@ def test_values_are_parsed() -> None:
         ("RECOMMENDER_POPULARITY_MAX_PENDING", "0", "must be 1 or more"),
         ("RECOMMENDER_POPULARITY_URL", "mysql://x", "expected sqlite:///PATH or redis://HOST:PORT/DB"),
         ("RECOMMENDER_POPULARITY_URL", "sqlite://", "expected sqlite:///PATH or redis://HOST:PORT/DB"),
+        ("RECOMMENDER_METRICS", "maybe", "expected on or off"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(variable: str, value: str, reason: str) -> None:
