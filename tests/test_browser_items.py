@@ -11,7 +11,8 @@ from playwright.sync_api import Browser, Page, Request
 
 from bench.harness import gunicorn
 from recommender.indexing.corpus import load_corpus
-from recommender.indexing.index import build_index, save_index
+from recommender.indexing.index import build_index
+from recommender.indexing.storage import save_index
 from tests.browser import (
     PICTURES_SHOWN,
     READER_AGENT,

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from recommender.indexing.corpus import load_corpus
-from recommender.indexing.index import build_index, save_index
+from recommender.indexing.index import build_index
+from recommender.indexing.storage import save_index
 from recommender.indexing.teaser import teaser
 from service.openapi import document
 from tests.conftest import AppFactory, article_rows, write_jsonl

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from recommender.indexing.rerank import RerankSettings
-from recommender.popularity.views import Ranked
+from recommender.popularity.rankings import Ranked
 from recommender.serving import boxes
 from recommender.serving.boxes import Item, ServedIndex
 
