@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ def pictured_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def client(make_app: AppFactory, pictured_index: Path, tmp_path: Path) -> Iterator[Any]:
+def client(make_app: AppFactory, pictured_index: Path, tmp_path: Path) -> Any:
     app = make_app(pictured_index, tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
     return app.test_client()
 

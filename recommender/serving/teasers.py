@@ -11,5 +11,6 @@ def item_teaser(article: dict[str, Any]) -> str | None:
     """The teaser stored at build time (or when the article was added). An index built before teasers
     were stored has only the body's first 600 characters (``excerpt``): enough to make one from."""
     if "teaser" in article:
-        return article["teaser"]
+        stored: str | None = article["teaser"]
+        return stored
     return teaser(article.get("excerpt"))
