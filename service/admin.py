@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import os
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -13,8 +12,10 @@ from recommender.popularity.clicks import GROUPS, parse_group, report
 from recommender.popularity.views import WINDOWS, hour_of
 from recommender.serving.curation import parse_curation
 from recommender.validation import InvalidJSON, decode_json
+from service.auth import admin_token, presents_token
 from service.errors import InvalidParameter, error_response
 from service.live import current_holder, current_index
+from service.parameters import window_parameter
 from service.popularity import current_popularity
 
 REPORT_WINDOWS = {name: WINDOWS[name] for name in ("24h", "7d")}
@@ -24,11 +25,10 @@ blueprint = Blueprint("admin", __name__)
 
 @blueprint.before_request
 def require_token() -> Response | None:
-    token = current_app.config["RECOMMENDER_ADMIN_TOKEN"]
-    if not token:
+    token = admin_token()
+    if token is None:
         return error_response(403, "admin_disabled", "article changes are disabled: RECOMMENDER_ADMIN_TOKEN is not set")
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+    if not presents_token(token):
         response = error_response(401, "unauthorized", "send Authorization: Bearer <RECOMMENDER_ADMIN_TOKEN>")
         response.headers["WWW-Authenticate"] = 'Bearer realm="recommender"'
         return response
@@ -120,9 +120,7 @@ def delete_curation(article_id: str) -> Response:
 @blueprint.get("/api/v1/reports/clicks")
 def click_report() -> Response:
     """Impressions, clicks and click-through rate of the boxes over a window, grouped as asked."""
-    window = request.args.get("window", "24h")
-    if window not in REPORT_WINDOWS:
-        raise InvalidParameter(f"window must be one of {', '.join(REPORT_WINDOWS)}, got {window!r}")
+    window = window_parameter(REPORT_WINDOWS, "24h")
     try:
         group = parse_group(request.args.get("group", ",".join(GROUPS)))
     except ValueError as error:

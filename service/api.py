@@ -7,14 +7,11 @@ import math
 import os
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from recommender.errors import StoreUnavailable
-from recommender.indexing.relevance import AUTO, parse_min_score
-from recommender.indexing.rerank import RerankSettings
 from recommender.popularity.clicks import InvalidClickEvent, click_key, impression_counts
 from recommender.popularity.events import (
     MAX_EVENT_BYTES,
@@ -25,14 +22,15 @@ from recommender.popularity.events import (
     page_origin,
     view_event,
 )
-from recommender.popularity.views import DEFAULT_WINDOW, WINDOWS, hour_of, is_bot
+from recommender.popularity.views import DEFAULT_WINDOW, hour_of, is_bot
 from recommender.serving import boxes
 from recommender.serving.boxes import Item
 from recommender.serving.page import BoxSizes, page_boxes
 from recommender.serving.teasers import item_teaser
-from service.errors import InvalidParameter, error_response
+from service.errors import error_response
 from service.live import current_index
 from service.metrics import count_box_event, count_view
+from service.parameters import fill_parameter, int_parameter, min_score_parameter, rerank_parameters, window_parameter
 from service.popularity import Popularity, current_popularity
 from service.responses import cached
 
@@ -47,71 +45,6 @@ def _ranking_generation() -> int:
 
 
 from_cache = cached(current_index, _ranking_generation)
-
-
-def int_parameter(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidParameter(f"{name} must be an integer from {low} to {high}, got {raw!r}")
-    return int(raw)
-
-
-def min_score_parameter(floor: float) -> float:
-    """``min_score``: a number from 0 to 1 (0 turns the floor off); the index's floor when absent."""
-    raw = request.args.get("min_score")
-    if raw is None:
-        return floor
-    try:
-        value = parse_min_score(raw)
-    except ValueError as error:
-        raise InvalidParameter(str(error)) from None
-    return floor if value == AUTO else float(value)
-
-
-def _number(name: str) -> float | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidParameter(f"{name} must be a number, got {raw!r}") from None
-    if not math.isfinite(value):
-        raise InvalidParameter(f"{name} must be a finite number, got {raw!r}")
-    return value
-
-
-def rerank_parameters(defaults: RerankSettings) -> RerankSettings:
-    """``recency`` (on/off), ``half_life_days``, ``recency_floor``, ``max_age_days``, ``diversity`` over the
-    index's defaults."""
-    recency = request.args.get("recency", "on" if defaults.recency else "off")
-    if recency not in ("on", "off"):
-        raise InvalidParameter(f"recency must be on or off, got {recency!r}")
-    changes: dict[str, Any] = {"recency": recency == "on"}
-    for name in ("half_life_days", "recency_floor", "max_age_days", "diversity"):
-        value = _number(name)
-        if value is not None:
-            changes[name] = value
-    try:
-        return replace(defaults, **changes)
-    except ValueError as error:
-        raise InvalidParameter(str(error)) from None
-
-
-def fill_parameter() -> bool:
-    fill = request.args.get("fill", "auto")
-    if fill not in ("auto", "none"):
-        raise InvalidParameter(f"fill must be auto or none, got {fill!r}")
-    return fill == "auto"
-
-
-def window_parameter() -> str:
-    window = request.args.get("window", DEFAULT_WINDOW)
-    if window not in WINDOWS:
-        raise InvalidParameter(f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
-    return window
 
 
 def article_fields(article: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,6 @@ embeds the widget exactly as a site would.
 
 from __future__ import annotations
 
-import base64
-import hmac
 import random
 from importlib.resources import files
 from urllib.parse import urlencode
@@ -23,7 +21,10 @@ from recommender.serving.curation import parse_curation
 from recommender.serving.page import preview_boxes
 from recommender.serving.teasers import item_teaser
 from service.api import popular_item
+from service.auth import admin_token, presents_token
+from service.errors import InvalidParameter
 from service.live import current_holder, current_index
+from service.parameters import window_parameter
 from service.popularity import current_popularity
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
@@ -46,21 +47,8 @@ def widget() -> Response:
 
 def _editor_allowed() -> bool:
     """With an admin token configured, editors authenticate with it: Bearer, or Basic with it as password."""
-    token = current_app.config["RECOMMENDER_ADMIN_TOKEN"]
-    if not token:
-        return True
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "bearer":
-        given = credentials
-    elif scheme.lower() == "basic":
-        try:
-            given = base64.b64decode(credentials).decode().partition(":")[2]
-        except (ValueError, UnicodeDecodeError):
-            given = ""
-    else:
-        given = ""
-    return hmac.compare_digest(given.encode(), token.encode())
+    token = admin_token()
+    return token is None or presents_token(token, basic=True)
 
 
 @blueprint.before_request
@@ -109,10 +97,10 @@ def preview_search() -> str:
 
 @blueprint.get("/preview/<article_id:article_id>")
 def preview_article(article_id: str) -> str | tuple[str, int]:
-    window = request.args.get("window", DEFAULT_WINDOW)
-    if window not in WINDOWS:
-        message = f"window must be one of {', '.join(WINDOWS)}, got {window!r}"
-        return render_template("error.html", title="Bad request", message=message), 400
+    try:
+        window = window_parameter()
+    except InvalidParameter as error:
+        return render_template("error.html", title="Bad request", message=str(error)), 400
     index = current_index()
     article = index.article(article_id)
     vector = index.vector(article_id)
