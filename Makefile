@@ -53,9 +53,12 @@ test: install system-packages browser-deps
 screenshots: install browser-deps
 	$(BIN)/python -m tests.browser docs/screenshots
 
+# Types: strict for the core, checked for the web layer and the benchmarks (untyped libraries are Any).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict recommender
+	$(BIN)/mypy service bench
 
 format: install
 	$(BIN)/ruff format .
@@ -63,7 +66,11 @@ format: install
 
 # Benchmarks (see bench/*.py docstrings); most need ../shared/corpora and say so when it is absent.
 # bench.soak takes 10 minutes (--minutes); it starts its own redis-server.
+# bench.serve needs wrk (Debian package wrk), installed here when run as root.
 bench: install system-packages
+	@command -v wrk >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -qq wrk; \
+		else echo "wrk is missing: sudo apt-get install wrk" >&2; exit 1; fi; }
 	$(BIN)/python -m bench.build
 	$(BIN)/python -m bench.relevance
 	$(BIN)/python -m bench.recency
@@ -71,6 +78,7 @@ bench: install system-packages
 	$(BIN)/python -m bench.events
 	$(BIN)/python -m bench.reload
 	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.serve
 	$(BIN)/python -m bench.soak
 
 evaluate: install

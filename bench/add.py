@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -54,7 +55,7 @@ def main() -> None:
     live.with_changes([Change(1, held_out[0].id, held_out[0], 0.0)])  # warm-up: first transform, imports
     add_ms, entered, exact_agreement = [], [], []
     added_ids: list[str] = []
-    added_vectors = []
+    added_vectors: list[Any] = []
     for seq, article in enumerate(held_out, start=1):
         started = time.perf_counter()
         after = live.with_changes([Change(seq, article.id, article, 0.0)])

@@ -48,7 +48,7 @@ def measure(name: str, pages: int = 3000) -> list[dict[str, object]]:
     live = LiveIndex(build_index(corpus))
     dated = [a for a in corpus.articles if a.published_at]
     sample = [dated[i] for i in np.random.default_rng(0).choice(len(dated), min(pages, len(dated)), replace=False)]
-    rows = []
+    rows: list[dict[str, object]] = []
     for setting, rerank in SETTINGS.items():
         ages, hits, judged, story_boxes, differ, seconds = [], 0, 0, 0, 0, []
         for article in sample:

@@ -74,8 +74,9 @@ def measure(name: str) -> list[dict[str, object]]:
         print(json.dumps(rows[-1]), flush=True)
     baseline = rows[0]
     for row in rows:
-        if baseline["other_section_share"]:
-            row["other_section_ratio"] = round(row["other_section_share"] / baseline["other_section_share"], 3)
+        share, base = row["other_section_share"], baseline["other_section_share"]
+        if isinstance(share, float) and isinstance(base, float) and base:
+            row["other_section_ratio"] = round(share / base, 3)
     return rows
 
 

@@ -85,20 +85,26 @@ def wrk(base: str, paths_file: Path, script: Path, seconds: int, connections: in
         command, capture_output=True, text=True, timeout=seconds + 60, check=True, env={"WRK_PATHS": str(paths_file)}
     )
     output = done.stdout
+    throughput = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if throughput is None:
+        raise RuntimeError(f"wrk printed no throughput: {output}")
     latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", output, re.MULTILINE))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)", output)
     return {
-        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "requests_per_second": float(throughput.group(1)),
         "p50_ms": _milliseconds(latency["50"]),
         "p99_ms": _milliseconds(latency["99"]),
         "non_2xx": int(errors.group(1)) if errors else 0,
-        "socket_errors": socket_errors.group(1) if socket_errors else "",
+        "socket_errors": 0 if socket_errors is None else 1,
     }
 
 
 def _milliseconds(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(\w+)", value).groups()
+    parsed = re.fullmatch(r"([\d.]+)([a-z]+)", value)
+    if parsed is None:
+        raise RuntimeError(f"not a wrk latency: {value!r}")
+    number, unit = parsed.groups()
     return float(number) * UNITS[unit]
 
 
@@ -110,8 +116,14 @@ def measure(
     index: Path, work: Path, app: str, config: dict[str, Any], endpoints: dict[str, Path], args: argparse.Namespace,
     script: Path, ids: list[str] | None = None, floor_file: Path | None = None,
 ) -> dict[str, dict[str, float]]:  # fmt: skip
-    environment = {"FLOOR_RESPONSES": str(floor_file)} if floor_file else {}
-    with gunicorn(index, work, app=app, **config, **environment) as server:
+    with gunicorn(
+        index,
+        work,
+        app=app,
+        worker_class=config["worker_class"],
+        access_log=config["access_log"],
+        FLOOR_RESPONSES=str(floor_file or ""),
+    ) as server:
         wrk(server.base, next(iter(endpoints.values())), script, 2, args.connections)  # warm up
         results = {}
         for endpoint, paths_file in endpoints.items():
@@ -155,7 +167,7 @@ def main() -> None:
             )
         report: dict[str, Any] = {"corpus": source, "articles": len(ids), "seconds": args.seconds,
                                   "rounds": args.rounds, "connections": args.connections, "configs": {}}  # fmt: skip
-        blocks = [(name, config, None) for name, config in CONFIGS.items()]
+        blocks: list[tuple[str, dict[str, Any], list[str] | None]] = [(n, c, None) for n, c in CONFIGS.items()]
         blocks.append((f"production, {args.views_rate:g} views/s", CONFIGS["production (gthread, access log)"], ids))
         for name, config, views in blocks:
             chosen = endpoints if views is None else {"/recommendations": endpoints["/recommendations"]}

@@ -107,8 +107,8 @@ def _offer_mix(port: int, paths: dict[str, list[str]], views: tuple[list[str], l
     rng = random.Random(seed)
     view_ids, view_weights_ = views
     view_cumulative = list(itertools.accumulate(view_weights_))
-    kinds, shares = zip(*MIX, strict=True)
-    kind_cumulative = list(itertools.accumulate(shares))
+    kinds = [kind for kind, _ in MIX]
+    kind_cumulative = list(itertools.accumulate(share for _, share in MIX))
     start.wait()
     started = time.monotonic()
     current, bucket = 0, Interval()
@@ -177,7 +177,7 @@ def _flood(port: int, article_id: str, seconds: float, interval: float, start: A
     headers = {"Content-Type": "text/plain;charset=UTF-8", "User-Agent": BROWSER, "X-Forwarded-For": FLOOD_ADDRESS}
     start.wait()
     started = time.monotonic()
-    current, statuses = 0, Counter()
+    current, statuses = 0, Counter[int | str]()
     cpu_mark = _cpu_seconds()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     sent = 0
@@ -240,7 +240,7 @@ class RedisServer:
             counted: Counter = Counter()
             for key in client.scan_iter(match="recommender:views:*", count=1000):
                 for article_id, views in client.hgetall(key).items():
-                    counted[article_id.decode()] += int(views)
+                    counted[article_id.decode() if isinstance(article_id, bytes) else article_id] += int(views)
             return counted
         finally:
             client.close()

@@ -62,7 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, environ: Mapping
         app.config.update(test_config)
     if app.config["TRUSTED_PROXIES"] > 0:
         # The client is the address the last trusted proxy saw, as it says in X-Forwarded-For.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0)  # type: ignore[method-assign]  # Flask's documented way
     app.url_map.converters["article_id"] = ArticleIdConverter
     metrics.init_app(app)
     lifecycle = app.extensions["recommender"] = Lifecycle()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.wrappers import Response as HttpResponse
 
 from recommender.errors import StoreUnavailable
 from recommender.popularity.clicks import InvalidClickEvent, click_key, impression_counts
@@ -73,7 +74,7 @@ def popular_item(item: Item) -> dict[str, Any]:
     return {**article_fields(item.article), "score": item.score, "views": item.views or 0, "reason": item.reason}
 
 
-def cacheable(response: Response, max_age: int, version: str, with_popular: bool = False) -> Response:
+def cacheable(response: Response, max_age: int, version: str, with_popular: bool = False) -> HttpResponse:
     """Public caching for a CDN. The ETag names the index version; when the body also holds
     Popular, which changes between versions, a hash of the body is added to it."""
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
@@ -106,7 +107,7 @@ def more_like_this_box(
 
 @blueprint.get("/api/v1/articles/<path:article_id>/related")
 @from_cache
-def related(article_id: str) -> Response:
+def related(article_id: str) -> HttpResponse:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     index = current_index()
     items = more_like_this_box(article_id, limit)
@@ -117,7 +118,7 @@ def related(article_id: str) -> Response:
 
 @blueprint.get("/api/v1/articles/<path:article_id>/related-by-tags")
 @from_cache
-def related_by_tags(article_id: str) -> Response:
+def related_by_tags(article_id: str) -> HttpResponse:
     """The "Related" box: articles sharing the article's editors' tags, a rare tag counting more."""
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     index = current_index()
@@ -127,7 +128,7 @@ def related_by_tags(article_id: str) -> Response:
 
 @blueprint.get("/api/v1/popular")
 @from_cache
-def popular() -> Response:
+def popular() -> HttpResponse:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     window = window_parameter()
     section = request.args.get("section") or None
@@ -138,7 +139,7 @@ def popular() -> Response:
 
 @blueprint.get("/api/v1/articles/<path:article_id>/recommendations")
 @from_cache
-def recommendations(article_id: str) -> Response:
+def recommendations(article_id: str) -> HttpResponse:
     """Both boxes of an article page in one call; no article appears twice on the page."""
     sizes = BoxSizes(*(int_parameter(name, DEFAULT_LIMIT, 0, MAX_LIMIT) for name in ("related", "tagged", "popular")))
     window = window_parameter()

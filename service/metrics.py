@@ -84,7 +84,7 @@ class Metrics:
         """Every worker's series (or this app's), and the age of the index this worker serves, as of now."""
         scrape = CollectorRegistry()
         if self.multiprocess_dir:
-            MultiProcessCollector(scrape, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+            MultiProcessCollector(scrape, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
         else:
             scrape.register(self.registry)
         scrape.register(IndexAge(manifest))

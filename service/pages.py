@@ -11,9 +11,10 @@ from importlib.resources import files
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as HttpResponse
 
 from recommender.errors import StoreUnavailable, UnknownArticle
-from recommender.indexing.explain import shared_terms
+from recommender.indexing.explain import SharedTerm, shared_terms
 from recommender.popularity.clicks import report
 from recommender.popularity.views import DEFAULT_WINDOW, WINDOWS, hour_of
 from recommender.serving import boxes
@@ -37,7 +38,7 @@ DEMO_ATTRIBUTES = ("layout", "thumbnails", "excerpts", "related", "tagged", "pop
 
 
 @blueprint.get("/widget.js")
-def widget() -> Response:
+def widget() -> HttpResponse:
     source = files("service").joinpath("static/widget.js").read_bytes()
     response = Response(source, mimetype="text/javascript")
     response.headers["Cache-Control"] = f"public, max-age={WIDGET_MAX_AGE}"
@@ -105,13 +106,13 @@ def preview_article(article_id: str) -> str | tuple[str, int]:
     article = index.article(article_id)
     vector = index.vector(article_id)
 
-    def why(other_id: str) -> list[object]:
+    def why(other_id: str) -> list[SharedTerm]:
         return shared_terms(vector, index.vector(other_id), index.words)
 
     ranking = current_popularity().rankings.ranked(window)
     shown = preview_boxes(index, article_id, ranking, PREVIEW_ITEMS)
 
-    def explained(items: list[boxes.Item]) -> list[tuple[boxes.Item, list[object]]]:
+    def explained(items: list[boxes.Item]) -> list[tuple[boxes.Item, list[SharedTerm]]]:
         return [(item, why(item.article["id"]) if item.reason == boxes.SIMILAR else []) for item in items]
 
     # What the floor kept out: editors see the near misses and why they scored what they did.
@@ -140,7 +141,7 @@ def preview_article(article_id: str) -> str | tuple[str, int]:
 
 
 @blueprint.post("/preview/<path:article_id>/curation")
-def preview_curation(article_id: str) -> Response | tuple[str, int]:
+def preview_curation(article_id: str) -> HttpResponse | tuple[str, int]:
     """The preview's form: an editor who holds the token pins and blocks articles (ids, space-separated)."""
     holder = current_holder()
     if not current_app.config["RECOMMENDER_ADMIN_TOKEN"]:
@@ -164,7 +165,7 @@ def preview_curation(article_id: str) -> Response | tuple[str, int]:
 
 
 @blueprint.get("/demo")
-def demo_random() -> Response:
+def demo_random() -> HttpResponse:
     articles = current_index().newest_first
     if not articles:
         abort(404)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, request
+from werkzeug.wrappers import Response as HttpResponse
 
 DEFAULT_CAPACITY = 4096
 _KEPT_HEADERS = ("Content-Type", "Cache-Control", "ETag")
@@ -45,7 +46,7 @@ class ResponseCache:
         body, headers = entry
         return Response(body, headers=headers)
 
-    def put(self, snapshot: object, generation: int, key: str, response: Response) -> None:
+    def put(self, snapshot: object, generation: int, key: str, response: HttpResponse) -> None:
         headers = [(name, response.headers[name]) for name in _KEPT_HEADERS if name in response.headers]
         entry = (response.get_data(), headers)
         with self._lock:
@@ -63,12 +64,12 @@ def init_app(app: Flask) -> None:
 
 def cached(
     snapshot: Callable[[], object], generation: Callable[[], int]
-) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Serve a GET view's 200 responses from the cache; conditional requests still get their 304."""
 
-    def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
-        def wrapper(**arguments: Any) -> Response:
+        def wrapper(**arguments: Any) -> HttpResponse:
             cache: ResponseCache = current_app.extensions["recommender.responses"]
             served, ranking = snapshot(), generation()
             key = request.full_path

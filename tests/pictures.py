@@ -41,7 +41,7 @@ def serve_pictures(context: BrowserContext) -> None:
     """Answer every request for a picture of ``pictured_corpus`` in the browser itself."""
 
     def fulfil(route: Route) -> None:
-        number = int(re.search(r"(\d+)\.svg$", route.request.url).group(1))  # type: ignore[union-attr]
+        number = int(re.search(r"(\d+)\.svg$", route.request.url).group(1))  # type: ignore[union-attr]  # routed only for *.svg
         route.fulfill(status=200, content_type="image/svg+xml", body=picture(number))
 
     context.route(f"**{PICTURES}*.svg", fulfil)

@@ -115,7 +115,7 @@ def parse_article(row: object) -> Article:
 
 def _open_binary(path: Path) -> BinaryIO:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes like BinaryIO
     return path.open("rb")
 
 

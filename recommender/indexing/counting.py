@@ -37,13 +37,13 @@ def workers() -> int:
 
 def _count_chunk(spaces: Sequence[Sequence[str]], analyzer: Analyze) -> tuple[list[Counts], Counter[str]]:
     """Counts of each space's texts, and the surface words seen (the analyser counts them)."""
-    analyzer.surface_counts = Counter()  # type: ignore[attr-defined]
+    analyzer.surface_counts = Counter()  # type: ignore[attr-defined]  # Analyze is a callable; ours has it
     counted = []
     for texts in spaces:
         counter = CountVectorizer(analyzer=analyzer, dtype=np.int32)
         matrix = counter.fit_transform(texts) if texts else sparse.csr_matrix((0, 0), dtype=np.int32)
         counted.append(Counts(counter.get_feature_names_out().tolist() if texts else [], matrix))
-    return counted, analyzer.surface_counts  # type: ignore[attr-defined]
+    return counted, analyzer.surface_counts  # type: ignore[attr-defined]  # set above
 
 
 def _merge(chunks: Sequence[Counts]) -> Counts:

@@ -70,7 +70,7 @@ RERANK = [
     query("diversity", {"type": "number", "minimum": 0, "maximum": 1}, "weight of maximal marginal relevance"),
 ]
 NOT_MODIFIED = {"description": "not modified (If-None-Match matched the ETag)"}
-AUTH = [{"bearer": []}]
+AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
 ADMIN_ERRORS = {"401": error("unauthorized"), "403": error("admin_disabled")}
 
 
