@@ -75,7 +75,7 @@ def latencies(base: str, article_ids: list[str], stop: threading.Event, limit: f
 
 def run(index: Path, workdir: Path, article_ids: list[str], weights: list[float], args, kill: bool) -> dict:
     database = workdir / "views.sqlite3"
-    with gunicorn(index, workdir, POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
+    with gunicorn(index, workdir, RECOMMENDER_POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
         idle, _ = latencies(server.base, article_ids, threading.Event(), limit=5)
         loaded: list = []
         stop = threading.Event()

@@ -77,7 +77,7 @@ def gunicorn(
         # As behind one reverse proxy: the load processes name their simulated readers in X-Forwarded-For.
         "RECOMMENDER_TRUSTED_PROXIES": "1",
         "RECOMMENDER_INDEX": str(index),
-        "POPULARITY_URL": f"sqlite:///{workdir / 'views.sqlite3'}",
+        "RECOMMENDER_POPULARITY_URL": f"sqlite:///{workdir / 'views.sqlite3'}",
         "RECOMMENDER_CHANGES": str(workdir / "changes.sqlite3"),
         **({} if access_log else {"GUNICORN_ACCESS_LOG": "off"}),
         **environment,

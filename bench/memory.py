@@ -48,7 +48,7 @@ def children(pid: int) -> list[int]:
 def measure(root: Path, scratch: Path, workers: int, article_ids: list[str]) -> dict:
     workdir = scratch / f"w{workers}"
     workdir.mkdir()
-    with gunicorn(root, workdir, workers=workers, RELOAD_INTERVAL_SECONDS="0") as server:
+    with gunicorn(root, workdir, workers=workers, RECOMMENDER_RELOAD_INTERVAL_SECONDS="0") as server:
         for article_id in article_ids:  # spread over the workers by the kernel's accept queue
             quoted = urllib.parse.quote(article_id, safe="")
             get_json(f"{server.base}/api/v1/articles/{quoted}/recommendations")

@@ -154,7 +154,7 @@ def main() -> None:
         subprocess.run(build, check=True, capture_output=True)
         article_ids = [json.loads(line)["id"] for line in (root / "current" / "articles.jsonl").open()]
         random.Random(0).shuffle(article_ids)
-        with gunicorn(root, Path(scratch), workers=2, RELOAD_INTERVAL_SECONDS="1") as server:
+        with gunicorn(root, Path(scratch), workers=2, RECOMMENDER_RELOAD_INTERVAL_SECONDS="1") as server:
             first = versions_served(server.base, 2)
             with Client(server.base, article_ids[:2000], args.rate) as client:
                 time.sleep(10)

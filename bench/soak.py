@@ -103,7 +103,7 @@ def run(args: argparse.Namespace, index: Path, workdir: Path) -> dict:
 
     redis_server = RedisServer(workdir)
     try:
-        with gunicorn(index, workdir, workers=2, POPULARITY_URL=redis_server.url) as server:
+        with gunicorn(index, workdir, workers=2, RECOMMENDER_POPULARITY_URL=redis_server.url) as server:
             port = int(server.base.rsplit(":", 1)[1])
             context = multiprocessing.get_context("spawn")
             results = context.Queue()

@@ -36,3 +36,7 @@ class StoreUnavailable(RecommenderError):
 
 class AccessLogError(RecommenderError, ValueError):
     """An access log is missing or cannot be read; nothing was imported."""
+
+
+class ConfigError(RecommenderError, ValueError):
+    """A setting's value cannot be used; the message names the variable and the value."""

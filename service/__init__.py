@@ -15,9 +15,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
-from recommender.popularity.views import DEFAULT_MAX_PENDING
-from recommender.serving.publish import DEFAULT_INDEX
+from recommender.config import Settings
 from service import admin, api, cors, errors, live, metrics, openapi, pages, popularity, responses
+from service.lifecycle import Lifecycle
 
 
 class ArticleIdConverter(PathConverter):
@@ -28,30 +28,36 @@ class ArticleIdConverter(PathConverter):
     regex = r"(?!.*/(?:related|related-by-tags|recommendations|curation)$)[^/].*?"
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app, load the index named by ``RECOMMENDER_INDEX`` (default ``var/index``; an index
-    directory or an index root), and open the page-view store named by ``POPULARITY_URL`` (default:
-    SQLite beside the index)."""
+def flask_config(settings: Settings) -> dict[str, Any]:
+    """The app's config keys for ``settings``: the keys a test's ``test_config`` may override."""
+    return {
+        "RECOMMENDER_INDEX": str(settings.index),
+        "CACHE_MAX_AGE": settings.cache_max_age,
+        "POPULAR_CACHE_MAX_AGE": settings.popular_max_age,
+        "POPULARITY_URL": settings.popularity_url,
+        "POPULARITY_FLUSH_SECONDS": settings.popularity_flush_seconds,
+        "POPULAR_REFRESH_SECONDS": settings.popular_refresh_seconds,
+        "RECOMMENDER_CHANGES": None if settings.changes is None else str(settings.changes),
+        "RECOMMENDER_ADMIN_TOKEN": settings.admin_token,
+        "RELOAD_INTERVAL_SECONDS": settings.reload_interval_seconds,
+        "RECOMMENDER_ALLOWED_ORIGINS": settings.allowed_origins,
+        "POPULARITY_MAX_PENDING": settings.popularity_max_pending,
+        "EVENTS_PER_MINUTE": settings.events_per_minute,
+        "EVENTS_BURST": settings.events_burst,
+        "TRUSTED_PROXIES": settings.trusted_proxies,
+        "RECOMMENDER_METRICS": "on" if settings.metrics else "off",
+    }
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from the environment (``environ``, default ``os.environ``; see recommender.config):
+    load the index named by ``RECOMMENDER_INDEX`` and open the page-view store named by
+    ``RECOMMENDER_POPULARITY_URL``. ``test_config`` overrides app config keys (see ``flask_config``) after
+    that. A bad variable raises ConfigError before anything starts, so a gunicorn worker fails to boot
+    with its message. ``app.extensions["recommender"].close()`` stops what the app started."""
+    settings = Settings.from_environ(os.environ if environ is None else environ)
     app = Flask(__name__)
-    app.config.from_mapping(
-        RECOMMENDER_INDEX=os.environ.get("RECOMMENDER_INDEX", DEFAULT_INDEX),
-        CACHE_MAX_AGE=int(os.environ.get("RECOMMENDER_CACHE_MAX_AGE", "300")),
-        POPULAR_CACHE_MAX_AGE=int(os.environ.get("RECOMMENDER_POPULAR_MAX_AGE", "30")),
-        POPULARITY_URL=os.environ.get("POPULARITY_URL"),
-        POPULARITY_FLUSH_SECONDS=float(os.environ.get("POPULARITY_FLUSH_SECONDS", "0.25")),
-        POPULAR_REFRESH_SECONDS=float(os.environ.get("POPULAR_REFRESH_SECONDS", "5")),
-        RECOMMENDER_CHANGES=os.environ.get("RECOMMENDER_CHANGES"),
-        RECOMMENDER_ADMIN_TOKEN=os.environ.get("RECOMMENDER_ADMIN_TOKEN") or None,
-        RELOAD_INTERVAL_SECONDS=float(os.environ.get("RELOAD_INTERVAL_SECONDS", "2")),
-        RECOMMENDER_ALLOWED_ORIGINS=os.environ.get("RECOMMENDER_ALLOWED_ORIGINS", ""),
-        POPULARITY_MAX_PENDING=int(os.environ.get("POPULARITY_MAX_PENDING", str(DEFAULT_MAX_PENDING))),
-        EVENTS_PER_MINUTE=float(os.environ.get("RECOMMENDER_EVENTS_PER_MINUTE", "60")),
-        EVENTS_BURST=int(os.environ.get("RECOMMENDER_EVENTS_BURST", "30")),
-        TRUSTED_PROXIES=int(os.environ.get("RECOMMENDER_TRUSTED_PROXIES", "0")),
-        RECOMMENDER_METRICS=os.environ.get("RECOMMENDER_METRICS", "on"),
-        MAX_CONTENT_LENGTH=1 << 20,
-        CLOCK=time.time,
-    )
+    app.config.from_mapping(flask_config(settings), MAX_CONTENT_LENGTH=1 << 20, CLOCK=time.time)
     if test_config is not None:
         app.config.update(test_config)
     if app.config["TRUSTED_PROXIES"] > 0:
@@ -59,8 +65,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0)  # type: ignore[method-assign]  # Flask's documented way
     app.url_map.converters["article_id"] = ArticleIdConverter
     metrics.init_app(app)
-    live.init_app(app)
-    popularity.init_app(app)
+    lifecycle = app.extensions["recommender"] = Lifecycle()
+    try:
+        live.init_app(app)
+        popularity.init_app(app)
+    except BaseException:
+        lifecycle.close()  # what started before the failure stops, instead of leaking into the caller
+        raise
     responses.init_app(app)
     errors.init_app(app)
     cors.init_app(app)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import gc
 
 from flask import Flask, current_app
@@ -11,22 +10,28 @@ from recommender.serving.changes import ChangeLog, default_changes_path
 from recommender.serving.curation import CurationStore, default_curation_path
 from recommender.serving.holder import IndexHolder, Watcher
 from recommender.serving.live import LiveIndex
+from service.lifecycle import lifecycle_of
 from service.metrics import observer
 
 
 def init_app(app: Flask) -> None:
     config = app.config
+    lifecycle = lifecycle_of(app)
     changes = ChangeLog(config["RECOMMENDER_CHANGES"] or default_changes_path(config["RECOMMENDER_INDEX"]))
+    lifecycle.on_close(changes.close)
     curation = CurationStore(default_curation_path(changes.path))
+    lifecycle.on_close(curation.close)
     holder = IndexHolder(config["RECOMMENDER_INDEX"], changes, curation, observer(app))
     app.extensions["recommender.holder"] = holder
-    # What start-up created lives as long as the process: keep it out of every later full collection.
+    # What start-up created lives as long as the process: keep it out of every later full collection. A
+    # closed app's objects go back to the collector (only a test process outlives its apps).
     gc.freeze()
+    lifecycle.on_close(gc.unfreeze)
     interval = float(config["RELOAD_INTERVAL_SECONDS"])
     if interval > 0:
         watcher = Watcher(holder, interval)
         watcher.start()
-        atexit.register(watcher.stop)
+        lifecycle.on_close(watcher.stop)
 
 
 def current_holder() -> IndexHolder:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 from dataclasses import dataclass
 
 from flask import Flask, current_app
@@ -14,6 +13,7 @@ from recommender.popularity.recorder import ViewRecorder
 from recommender.popularity.stores import default_store_url, open_store
 from recommender.popularity.views import ViewStore
 from service.cors import parse_origins
+from service.lifecycle import lifecycle_of
 from service.metrics import observer
 
 
@@ -37,6 +37,7 @@ class Popularity:
 def init_app(app: Flask) -> None:
     config = app.config
     store = open_store(config["POPULARITY_URL"] or default_store_url(config["RECOMMENDER_INDEX"]))
+    lifecycle_of(app).on_close(store.close)  # closed by Popularity.close too, unless building it fails
     clock = config["CLOCK"]
     holder = app.extensions["recommender.holder"]
 
@@ -56,9 +57,9 @@ def init_app(app: Flask) -> None:
         ClickCounter(store, flush_seconds),
     )
     app.extensions["recommender.popularity"] = popularity
+    # At close (or exit: a worker that is stopped, not killed) it writes what it still holds.
+    lifecycle_of(app).on_close(popularity.close)
     popularity.rankings.start()
-    # A worker that is stopped (not killed) writes what it still holds.
-    atexit.register(popularity.close)
 
 
 def current_popularity() -> Popularity:

@@ -133,7 +133,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         corpus = pictured_corpus(Path(scratch) / "pictured.jsonl")
         index = save_index(build_index(load_corpus(corpus)), Path(scratch) / "index")
-        environment = {"POPULARITY_FLUSH_SECONDS": "0.25", "POPULAR_REFRESH_SECONDS": "1"}
+        environment = {"RECOMMENDER_POPULARITY_FLUSH_SECONDS": "0.25", "RECOMMENDER_POPULAR_REFRESH_SECONDS": "1"}
         with gunicorn(index, Path(scratch), **environment) as server, chromium() as browser:
             paths = take_screenshots(browser, server.base, out) + take_widget_screenshots(browser, server.base, out)
     print(json.dumps([str(path) for path in paths]))

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import redis
+from flask import Flask
+from flask.testing import FlaskClient
 
 from bench.harness import free_port
 from recommender.indexing.corpus import load_corpus
@@ -173,9 +175,16 @@ def popularity_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return server.url
 
 
-def make_app(index: Path, store_dir: Path, **config: Any):
-    return create_app(
-        {
+class AppFactory:
+    """Makes apps for one test and closes every one at its teardown, so that no watcher, flusher or
+    refresher thread and no store connection outlives the test that started it."""
+
+    def __init__(self) -> None:
+        self.made: list[Flask] = []
+
+    def __call__(self, index: Path, store_dir: Path, **config: Any) -> Flask:
+        """An app serving ``index`` with its stores in ``store_dir``; ``config`` overrides app config keys."""
+        settings = {
             "RECOMMENDER_INDEX": str(index),
             "POPULARITY_URL": f"sqlite:///{store_dir / 'views.sqlite3'}",
             "RECOMMENDER_CHANGES": str(store_dir / "changes.sqlite3"),
@@ -183,16 +192,30 @@ def make_app(index: Path, store_dir: Path, **config: Any):
             "TESTING": True,
             **config,
         }
-    )
+        return self.adopt(create_app(settings, environ={}))  # the developer's environment is not the test's
+
+    def adopt(self, app: Flask) -> Flask:
+        """Close an app made some other way (create_app from the environment) at teardown too."""
+        self.made.append(app)
+        return app
+
+    def close_all(self) -> None:
+        for app in reversed(self.made):
+            app.extensions["recommender"].close()
 
 
 @pytest.fixture()
-def app(small_index: Path, tmp_path: Path):
-    app = make_app(small_index, tmp_path)
-    yield app
-    app.extensions["recommender.popularity"].close()
+def make_app() -> Iterator[AppFactory]:
+    factory = AppFactory()
+    yield factory
+    factory.close_all()
 
 
 @pytest.fixture()
-def client(app):
+def app(make_app: AppFactory, small_index: Path, tmp_path: Path) -> Flask:
+    return make_app(small_index, tmp_path)
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
     return app.test_client()

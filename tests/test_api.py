@@ -1,14 +1,15 @@
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 import service
-from recommender.errors import IncompatibleIndex
+from recommender.errors import ConfigError, IncompatibleIndex
 from service import create_app
-from tests.conftest import make_app
+from tests.conftest import AppFactory
 
 ITEM_FIELDS = {"id", "title", "url", "section", "published_at", "image_url", "excerpt", "score", "reason"}
 
@@ -24,7 +25,7 @@ def test_related_returns_five_items_with_their_fields(client) -> None:
     assert body["items"][0]["url"].startswith("https://news.example/")
 
 
-def test_five_items_by_default_on_the_bundled_corpus(bundled_index: Path, tmp_path: Path) -> None:
+def test_five_items_by_default_on_the_bundled_corpus(make_app: AppFactory, bundled_index: Path, tmp_path: Path) -> None:
     client = make_app(bundled_index, tmp_path).test_client()
     article_id = "wikinews-SpaceX_Crew_Dragon_capsule_docks_with_International_Space_Station"
     items = client.get(f"/api/v1/articles/{article_id}/related").get_json()["items"]
@@ -70,7 +71,7 @@ def test_unknown_path_and_wrong_method_are_json(client) -> None:
     assert "GET" in wrong.headers["Allow"]
 
 
-def test_unexpected_failure_is_a_json_500_not_html(small_index: Path, tmp_path: Path) -> None:
+def test_unexpected_failure_is_a_json_500_not_html(make_app: AppFactory, small_index: Path, tmp_path: Path) -> None:
     app = make_app(small_index, tmp_path, TESTING=False)  # TESTING would re-raise instead
     app.extensions["recommender.holder"].live.base.neighbour_ids = None  # a damaged index in memory
     response = app.test_client().get("/api/v1/articles/football-1/related")
@@ -94,17 +95,48 @@ def test_lists_are_cacheable_and_revalidate_with_the_index_version(client) -> No
     assert client.get("/api/v1/articles/nope/related").headers["Cache-Control"] == "no-store"
 
 
-def test_index_comes_from_the_environment(small_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_come_from_the_environment(
+    make_app: AppFactory, small_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RECOMMENDER_INDEX", str(small_index))
-    monkeypatch.setenv("POPULARITY_URL", f"sqlite:///{tmp_path / 'views.sqlite3'}")
+    monkeypatch.setenv("RECOMMENDER_POPULARITY_URL", f"sqlite:///{tmp_path / 'views.sqlite3'}")
     monkeypatch.setenv("RECOMMENDER_CHANGES", str(tmp_path / "changes.sqlite3"))
-    monkeypatch.setenv("RELOAD_INTERVAL_SECONDS", "0")
-    assert create_app().test_client().get("/healthz").get_json()["article_count"] == 14
+    monkeypatch.setenv("RECOMMENDER_RELOAD_INTERVAL_SECONDS", "0")
+    monkeypatch.setenv("RECOMMENDER_CACHE_MAX_AGE", "42")
+    client = make_app.adopt(create_app()).test_client()
+    assert client.get("/healthz").get_json()["article_count"] == 14
+    assert "max-age=42" in client.get("/api/v1/articles/football-1/related").headers["Cache-Control"]
+
+
+def test_the_old_variable_names_still_work_with_a_warning(make_app: AppFactory, small_index: Path, tmp_path: Path):
+    environ = {
+        "RECOMMENDER_INDEX": str(small_index),
+        "POPULARITY_URL": f"sqlite:///{tmp_path / 'old.sqlite3'}",
+        "RELOAD_INTERVAL_SECONDS": "0",
+        "POPULARITY_FLUSH_SECONDS": "30",
+        "POPULAR_REFRESH_SECONDS": "30",
+        "POPULARITY_MAX_PENDING": "10",
+    }
+    with pytest.warns(DeprecationWarning) as warned:
+        app = make_app.adopt(create_app(environ=environ))
+    assert {str(warning.message) for warning in warned} == {
+        f"{old} is deprecated: set RECOMMENDER_{old} instead" for old in environ if old != "RECOMMENDER_INDEX"
+    }
+    assert app.config["POPULARITY_URL"] == environ["POPULARITY_URL"] and (tmp_path / "old.sqlite3").is_file()
+    assert app.extensions["recommender.popularity"].recorder.max_pending == 10
+
+
+def test_a_bad_setting_stops_the_app_from_starting_and_starts_nothing(small_index: Path) -> None:
+    before = set(threading.enumerate())
+    environ = {"RECOMMENDER_INDEX": str(small_index), "RECOMMENDER_CACHE_MAX_AGE": "abc"}
+    with pytest.raises(ConfigError, match=r"^RECOMMENDER_CACHE_MAX_AGE='abc': not a whole number$"):
+        create_app(environ=environ)
+    assert set(threading.enumerate()) == before
 
 
 def test_a_missing_index_stops_the_app_from_starting(tmp_path: Path) -> None:
     with pytest.raises(IncompatibleIndex, match="recommender build"):
-        create_app({"RECOMMENDER_INDEX": str(tmp_path / "absent")})
+        create_app(environ={"RECOMMENDER_INDEX": str(tmp_path / "absent")})
 
 
 IMPORT_EVERYTHING = """

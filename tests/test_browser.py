@@ -27,7 +27,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def service(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    environment = {"POPULARITY_FLUSH_SECONDS": "0.25", "POPULAR_REFRESH_SECONDS": "1"}
+    environment = {"RECOMMENDER_POPULARITY_FLUSH_SECONDS": "0.25", "RECOMMENDER_POPULAR_REFRESH_SECONDS": "1"}
     with gunicorn(bundled_index, tmp_path_factory.mktemp("browser"), **environment) as server:
         yield server.base
 
@@ -103,8 +103,8 @@ def test_a_page_view_is_counted_and_changes_the_popular_box(browser: Browser, pa
             break
         assert time.monotonic() < deadline, f"the view was not counted: {popular}"
         time.sleep(0.25)
-    # Each worker recomputes its ranking on its own schedule (POPULAR_REFRESH_SECONDS): another reader's page
-    # shows the article once the worker answering it has refreshed since the view was written.
+    # Each worker recomputes its ranking on its own schedule (RECOMMENDER_POPULAR_REFRESH_SECONDS): another
+    # reader's page shows the article once the worker answering it has refreshed since the view was written.
     deadline = time.monotonic() + 30
     while True:
         reader = browser.new_context(user_agent=READER_AGENT)  # another reader: nothing in the browser's HTTP cache

@@ -19,7 +19,7 @@ TOKEN = "editor-token"
 
 @pytest.fixture(scope="module")
 def service(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    environment = {"POPULARITY_FLUSH_SECONDS": "0.25", "RECOMMENDER_ADMIN_TOKEN": TOKEN}
+    environment = {"RECOMMENDER_POPULARITY_FLUSH_SECONDS": "0.25", "RECOMMENDER_ADMIN_TOKEN": TOKEN}
     with gunicorn(bundled_index, tmp_path_factory.mktemp("clicks"), **environment) as server:
         yield server.base
 

@@ -35,7 +35,7 @@ def browser() -> Iterator[Browser]:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     scratch = tmp_path_factory.mktemp("pictured")
     index = save_index(build_index(load_corpus(pictured_corpus(scratch / "corpus.jsonl"))), scratch / "index")
-    with gunicorn(index, scratch, POPULARITY_FLUSH_SECONDS="0.25") as server:
+    with gunicorn(index, scratch, RECOMMENDER_POPULARITY_FLUSH_SECONDS="0.25") as server:
         yield server.base
 
 

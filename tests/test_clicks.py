@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from recommender.cli import main
-from tests.conftest import FakeClock, make_app
+from tests.conftest import AppFactory, FakeClock
 
 TOKEN = "editor-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -15,13 +15,12 @@ BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 
 
 @pytest.fixture()
-def app(small_index: Path, tmp_path: Path, popularity_url: str):
+def app(make_app: AppFactory, small_index: Path, tmp_path: Path, popularity_url: str):
     app = make_app(
         small_index, tmp_path, POPULARITY_URL=popularity_url, RECOMMENDER_ADMIN_TOKEN=TOKEN, CLOCK=FakeClock(),
         POPULARITY_FLUSH_SECONDS=0,
     )  # fmt: skip
-    yield app
-    app.extensions["recommender.popularity"].close()
+    return app
 
 
 def send(client, event: dict, headers: dict = BROWSER):
@@ -121,13 +120,15 @@ def test_the_report_needs_the_token_and_valid_parameters(app) -> None:
         assert response.status_code == 400 and response.get_json()["error"] == "invalid_parameter"
 
 
-def test_the_report_command_prints_the_same_rows(small_index: Path, tmp_path: Path, capsys) -> None:
+def test_the_report_command_prints_the_same_rows(
+    make_app: AppFactory, small_index: Path, tmp_path: Path, capsys
+) -> None:
     url = f"sqlite:///{tmp_path / 'views.sqlite3'}"
     app = make_app(small_index, tmp_path, POPULARITY_URL=url, POPULARITY_FLUSH_SECONDS=0)
     client = app.test_client()
     send(client, IMPRESSION)
     send(client, CLICK)
-    app.extensions["recommender.popularity"].close()
+    app.extensions["recommender"].close()  # as a worker that stops: what it holds is written
     assert main(["report", "clicks", "--window", "7d", "--popularity-url", url, "--group", "position"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("clicks in the last 7d")

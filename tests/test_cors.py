@@ -8,16 +8,15 @@ from pathlib import Path
 import pytest
 
 from service.cors import RefusedOriginHints
-from tests.conftest import make_app
+from tests.conftest import AppFactory
 
 LISTED = "https://news.example"
 
 
 @pytest.fixture()
-def client(small_index: Path, tmp_path: Path):
+def client(make_app: AppFactory, small_index: Path, tmp_path: Path):
     app = make_app(small_index, tmp_path, RECOMMENDER_ALLOWED_ORIGINS=LISTED)
-    yield app.test_client()
-    app.extensions["recommender.popularity"].close()
+    return app.test_client()
 
 
 def hints(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from recommender.cli import main
-from tests.conftest import make_app
+from tests.conftest import AppFactory
 
 TOKEN = "editor-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -21,10 +21,9 @@ def root(small_corpus: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def app(root: Path, tmp_path: Path):
+def app(make_app: AppFactory, root: Path, tmp_path: Path):
     app = make_app(root, tmp_path, RECOMMENDER_CHANGES=str(root / "changes.sqlite3"), RECOMMENDER_ADMIN_TOKEN=TOKEN)
-    yield app
-    app.extensions["recommender.popularity"].close()
+    return app
 
 
 def box(client, article_id: str, query: str = "") -> list[tuple[str, str]]:

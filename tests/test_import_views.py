@@ -23,7 +23,7 @@ from recommender.popularity.access_log import (
 from recommender.popularity.stores import open_store
 from recommender.popularity.views import HOUR
 from recommender.serving.changes import ChangeLog
-from tests.conftest import FakeClock, make_app
+from tests.conftest import AppFactory, FakeClock
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile Safari/604.1"
@@ -390,7 +390,7 @@ def test_a_bad_store_url_is_an_error(
 
 
 def test_the_popular_list_shows_imported_views(
-    small_index: Path, tmp_path: Path, popularity_url: str, no_changes: Path
+    make_app: AppFactory, small_index: Path, tmp_path: Path, popularity_url: str, no_changes: Path
 ) -> None:
     log = write_log(
         tmp_path / "access.log.gz",
@@ -401,27 +401,22 @@ def test_the_popular_list_shows_imported_views(
     args = ["import-views", str(log), "--index", str(small_index), "--popularity-url", popularity_url]
     assert main(args) == 0
     app = make_app(small_index, tmp_path, POPULARITY_URL=popularity_url, CLOCK=FakeClock(NINE + 2 * HOUR))
-    try:
-        body = app.test_client().get("/api/v1/popular").get_json()
-    finally:
-        app.extensions["recommender.popularity"].close()
+    body = app.test_client().get("/api/v1/popular").get_json()
     assert body["source"] == "views"
     viewed = [(item["id"], item["views"]) for item in body["items"] if item["reason"] == "popular"]
     assert viewed == [("space-2", 3), ("baking-1", 2)]
 
 
 def test_by_default_the_store_is_the_one_the_service_uses_beside_the_index(
-    small_index: Path, tmp_path: Path, no_changes: Path, monkeypatch: pytest.MonkeyPatch
+    make_app: AppFactory, small_index: Path, tmp_path: Path, no_changes: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     index = shutil.copytree(small_index, tmp_path / "site" / "index")
     monkeypatch.delenv("POPULARITY_URL", raising=False)
+    monkeypatch.delenv("RECOMMENDER_POPULARITY_URL", raising=False)
     monkeypatch.setenv("RECOMMENDER_INDEX", str(index))
     log = write_log(tmp_path / "access.log", [line("09:00:00", "/election/3")])
     assert main(["import-views", str(log)]) == 0
     assert (tmp_path / "site" / "popularity.sqlite3").is_file()
     app = make_app(index, tmp_path, POPULARITY_URL=None, CLOCK=FakeClock(NINE + HOUR))
-    try:
-        items = app.test_client().get("/api/v1/popular").get_json()["items"]
-    finally:
-        app.extensions["recommender.popularity"].close()
+    items = app.test_client().get("/api/v1/popular").get_json()["items"]
     assert [(item["id"], item["views"]) for item in items if item["reason"] == "popular"] == [("election-3", 1)]

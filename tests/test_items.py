@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from recommender.indexing.index import build_index
 from recommender.indexing.storage import save_index
 from recommender.indexing.teaser import teaser
 from service.openapi import document
-from tests.conftest import article_rows, make_app, write_jsonl
+from tests.conftest import AppFactory, article_rows, write_jsonl
 
 TOKEN = "editor-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -37,10 +36,9 @@ def pictured_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def client(pictured_index: Path, tmp_path: Path) -> Iterator[Any]:
+def client(make_app: AppFactory, pictured_index: Path, tmp_path: Path) -> Any:
     app = make_app(pictured_index, tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
-    yield app.test_client()
-    app.extensions["recommender.popularity"].close()
+    return app.test_client()
 
 
 def every_item(client) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from recommender.cli import main
-from tests.conftest import make_app, write_jsonl
+from tests.conftest import AppFactory, write_jsonl
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -27,10 +27,9 @@ NEW_SPACE_STORY = {
 
 
 @pytest.fixture()
-def app(small_index: Path, tmp_path: Path):
+def app(make_app: AppFactory, small_index: Path, tmp_path: Path):
     app = make_app(small_index, tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
-    yield app
-    app.extensions["recommender.popularity"].close()
+    return app
 
 
 def related_ids(client, article_id: str) -> list[str]:
@@ -48,11 +47,12 @@ def test_changes_need_the_token(client, method: str, headers: dict) -> None:
     assert client.get("/api/v1/articles/space-9/related").status_code == 404
 
 
-def test_changes_are_disabled_without_a_configured_token(small_index: Path, tmp_path: Path) -> None:
+def test_changes_are_disabled_without_a_configured_token(
+    make_app: AppFactory, small_index: Path, tmp_path: Path
+) -> None:
     app = make_app(small_index, tmp_path)
     response = app.test_client().put("/api/v1/articles/space-9", json=NEW_SPACE_STORY, headers=AUTH)
     assert response.status_code == 403 and response.get_json()["error"] == "admin_disabled"
-    app.extensions["recommender.popularity"].close()
 
 
 def test_an_added_article_gets_its_list_and_enters_its_neighbours_lists(client) -> None:
@@ -149,7 +149,9 @@ def test_an_id_with_surrounding_whitespace_is_refused_not_trimmed(client, path_i
     assert client.get(f"/api/v1/articles/{path_id}/related").status_code == 404
 
 
-def test_other_workers_and_restarts_see_the_changes(small_index: Path, tmp_path: Path, client) -> None:
+def test_other_workers_and_restarts_see_the_changes(
+    make_app: AppFactory, small_index: Path, tmp_path: Path, client
+) -> None:
     other_worker = make_app(small_index, tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
     client.put("/api/v1/articles/space-9", json=NEW_SPACE_STORY, headers=AUTH)
     client.delete("/api/v1/articles/baking-2", headers=AUTH)
@@ -161,21 +163,20 @@ def test_other_workers_and_restarts_see_the_changes(small_index: Path, tmp_path:
     restarted = make_app(small_index, tmp_path).test_client()
     assert "space-9" in related_ids(restarted, "space-2")[:2]
     assert "baking-2" not in related_ids(restarted, "baking-1")
-    for started in (other_worker,):
-        started.extensions["recommender.popularity"].close()
 
 
-def test_the_watcher_applies_changes_within_seconds(small_index: Path, tmp_path: Path, client) -> None:
+def test_the_watcher_applies_changes_within_seconds(
+    make_app: AppFactory, small_index: Path, tmp_path: Path, client
+) -> None:
     watching = make_app(small_index, tmp_path, RELOAD_INTERVAL_SECONDS=0.2)
     client.put("/api/v1/articles/space-9", json=NEW_SPACE_STORY, headers=AUTH)
     deadline = time.monotonic() + 10
     while watching.test_client().get("/api/v1/articles/space-9/related").status_code != 200:
         assert time.monotonic() < deadline, "the watcher did not apply the change within 10 s"
         time.sleep(0.1)
-    watching.extensions["recommender.popularity"].close()
 
 
-def test_add_command_publishes_a_batch(small_index: Path, tmp_path: Path, capsys) -> None:
+def test_add_command_publishes_a_batch(make_app: AppFactory, small_index: Path, tmp_path: Path, capsys) -> None:
     index = tmp_path / "index"
     shutil.copytree(small_index, index)
     batch = write_jsonl(
@@ -197,7 +198,6 @@ def test_add_command_publishes_a_batch(small_index: Path, tmp_path: Path, capsys
     # The service finds the change log beside the index by default, as `recommender add` does.
     served = make_app(index, tmp_path, RECOMMENDER_CHANGES=None)
     assert {"space-9", "space-10"} <= set(related_ids(served.test_client(), "space-2"))
-    served.extensions["recommender.popularity"].close()
 
 
 def test_add_command_needs_an_index(tmp_path: Path, capsys) -> None:
@@ -206,7 +206,9 @@ def test_add_command_needs_an_index(tmp_path: Path, capsys) -> None:
     assert "recommender build" in capsys.readouterr().err
 
 
-def test_the_nightly_build_folds_the_changes_in(tmp_path: Path, small_corpus: Path, capsys) -> None:
+def test_the_nightly_build_folds_the_changes_in(
+    make_app: AppFactory, tmp_path: Path, small_corpus: Path, capsys
+) -> None:
     root = tmp_path / "root"
     assert main(["build", "--corpus", str(small_corpus), "--index-root", str(root)]) == 0
     app = make_app(root, tmp_path, RECOMMENDER_CHANGES=str(root / "changes.sqlite3"), RECOMMENDER_ADMIN_TOKEN=TOKEN)
@@ -224,11 +226,10 @@ def test_the_nightly_build_folds_the_changes_in(tmp_path: Path, small_corpus: Pa
     holder.refresh()
     assert holder.live.seq == 0, "the folded change is no longer replayed"
     assert "space-9" in holder.live.base and "space-9" in related_ids(client, "space-2")[:5]
-    app.extensions["recommender.popularity"].close()
 
 
 def test_the_nightly_build_folds_changes_kept_outside_the_index_root(
-    tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys
+    make_app: AppFactory, tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     """deploy/: the web user may not write the index root, so the change log lives elsewhere."""
     root, changes = tmp_path / "root", tmp_path / "state" / "changes.sqlite3"
@@ -237,7 +238,6 @@ def test_the_nightly_build_folds_changes_kept_outside_the_index_root(
     assert main(["build", "--corpus", str(small_corpus), "--index-root", str(root)]) == 0
     app = make_app(root, tmp_path, RECOMMENDER_CHANGES=str(changes), RECOMMENDER_ADMIN_TOKEN=TOKEN)
     assert app.test_client().put("/api/v1/articles/space-9", json=NEW_SPACE_STORY, headers=AUTH).status_code == 201
-    app.extensions["recommender.popularity"].close()
     assert not (root / "changes.sqlite3").exists()
     export = write_jsonl(
         tmp_path / "export.jsonl",
@@ -248,7 +248,9 @@ def test_the_nightly_build_folds_changes_kept_outside_the_index_root(
     assert "folded 1 of the day's article changes" in capsys.readouterr().err
 
 
-def test_a_change_made_while_the_export_ran_is_not_lost(tmp_path: Path, small_corpus: Path, capsys) -> None:
+def test_a_change_made_while_the_export_ran_is_not_lost(
+    make_app: AppFactory, tmp_path: Path, small_corpus: Path, capsys
+) -> None:
     """Before: the build dropped every change older than the export file, including those the export,
     begun earlier, did not contain."""
     root = tmp_path / "root"
@@ -265,11 +267,10 @@ def test_a_change_made_while_the_export_ran_is_not_lost(tmp_path: Path, small_co
     holder = app.extensions["recommender.holder"]
     holder.refresh()
     assert "space-9" in holder.live and "space-9" not in holder.live.base
-    app.extensions["recommender.popularity"].close()
 
 
 def test_a_rollback_after_a_fold_replays_the_changes_the_older_version_lacks(
-    tmp_path: Path, small_corpus: Path
+    make_app: AppFactory, tmp_path: Path, small_corpus: Path
 ) -> None:
     root = tmp_path / "root"
     assert main(["build", "--corpus", str(small_corpus), "--index-root", str(root)]) == 0
@@ -287,7 +288,6 @@ def test_a_rollback_after_a_fold_replays_the_changes_the_older_version_lacks(
     holder.refresh()
     assert "space-9" not in holder.live.base and "space-9" in holder.live  # replayed on the older version
     assert "space-9" in related_ids(client, "space-2")
-    app.extensions["recommender.popularity"].close()
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])

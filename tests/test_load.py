@@ -19,7 +19,7 @@ def article_ids(index: Path) -> list[str]:
 def test_concurrent_views_are_counted_exactly_once(bundled_index: Path, tmp_path: Path) -> None:
     ids = article_ids(bundled_index)
     weights = [1 / (rank + 1) for rank in range(len(ids))]
-    with gunicorn(bundled_index, tmp_path, POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
+    with gunicorn(bundled_index, tmp_path, RECOMMENDER_POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
         with offered_views(server.base, ids, weights, RATE, seconds=4, processes=4) as load:
             pass
     # The graceful stop made every worker write what it still held.
@@ -31,7 +31,7 @@ def test_concurrent_views_are_counted_exactly_once(bundled_index: Path, tmp_path
 def test_sigkill_loses_at_most_one_flush_interval(bundled_index: Path, tmp_path: Path) -> None:
     ids = article_ids(bundled_index)
     database = tmp_path / "views.sqlite3"
-    with gunicorn(bundled_index, tmp_path, POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
+    with gunicorn(bundled_index, tmp_path, RECOMMENDER_POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
         with offered_views(server.base, ids, [1.0] * len(ids), RATE, seconds=4, processes=4) as load:
             started = time.monotonic()
             deadline = started + 60
@@ -53,7 +53,7 @@ def test_sigkill_loses_at_most_one_flush_interval(bundled_index: Path, tmp_path:
 def test_a_flood_from_one_client_moves_the_count_by_at_most_a_handful(bundled_index: Path, tmp_path: Path) -> None:
     """2,000 views of one article from one client without a visitor id, as fast as it can send them."""
     article = article_ids(bundled_index)[0]
-    with gunicorn(bundled_index, tmp_path, POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
+    with gunicorn(bundled_index, tmp_path, RECOMMENDER_POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
         statuses = flood(server.base, {"type": "view", "article_id": article}, 2_000)
     counted = stored_views(tmp_path / "views.sqlite3")[article]
     print(f"flood: {dict(statuses)}; counted {counted}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.harness import get_json, gunicorn
 from service.openapi import document
-from tests.conftest import make_app
+from tests.conftest import AppFactory
 
 TOKEN = "editor-token"
 
@@ -25,16 +25,17 @@ def routes(app) -> set[tuple[str, str]]:
     return found
 
 
-def test_the_document_names_every_route_and_nothing_else(small_index: Path, tmp_path: Path) -> None:
+def test_the_document_names_every_route_and_nothing_else(
+    make_app: AppFactory, small_index: Path, tmp_path: Path
+) -> None:
     app = make_app(small_index, tmp_path)
     documented = {(path, method) for path, operations in document()["paths"].items() for method in operations}
     assert documented == routes(app)
     served = app.test_client().get("/api/v1/openapi.json")
     assert served.status_code == 200 and served.get_json()["openapi"] == "3.1.0"
-    app.extensions["recommender.popularity"].close()
 
 
-def test_a_write_method_on_a_list_is_405_not_a_change(small_index: Path, tmp_path: Path) -> None:
+def test_a_write_method_on_a_list_is_405_not_a_change(make_app: AppFactory, small_index: Path, tmp_path: Path) -> None:
     """Article ids may hold "/", but PUT .../x/related used to be taken as a PUT of article "x/related"."""
     app = make_app(small_index, tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
     client = app.test_client()
@@ -43,7 +44,6 @@ def test_a_write_method_on_a_list_is_405_not_a_change(small_index: Path, tmp_pat
         response = client.put(path, json={"title": "t", "body": "b"}, headers=headers)
         assert response.status_code == 405 and response.get_json()["error"] == "method_not_allowed"
         assert "PUT" not in response.headers["Allow"] and "GET" in response.headers["Allow"]
-    app.extensions["recommender.popularity"].close()
 
 
 def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_document(bundled_index: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 import Stemmer
 
 from recommender.indexing.corpus import load_corpus
-from tests.conftest import BUNDLED_CORPUS, make_app
+from tests.conftest import BUNDLED_CORPUS, AppFactory
 
 TOKEN = "editor-token"
 SPACE_ARTICLE = "wikinews-SpaceX_Crew_Dragon_capsule_docks_with_International_Space_Station"
@@ -19,10 +19,9 @@ stem = Stemmer.Stemmer("english").stemWord
 
 
 @pytest.fixture()
-def bundled_app(bundled_index: Path, tmp_path: Path):
+def bundled_app(make_app: AppFactory, bundled_index: Path, tmp_path: Path):
     app = make_app(bundled_index, tmp_path, RECOMMENDER_ALLOWED_ORIGINS="https://news.example, https://m.news.example")
-    yield app
-    app.extensions["recommender.popularity"].close()
+    return app
 
 
 @pytest.fixture()
@@ -138,7 +137,9 @@ def test_preview_of_an_unknown_article_is_a_404_page(client) -> None:
     assert response.status_code == 404 and "no article with id" in response.get_data(as_text=True)
 
 
-def test_preview_needs_the_token_when_one_is_configured(bundled_index: Path, tmp_path: Path) -> None:
+def test_preview_needs_the_token_when_one_is_configured(
+    make_app: AppFactory, bundled_index: Path, tmp_path: Path
+) -> None:
     app = make_app(bundled_index, tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
     client = app.test_client()
     refused = client.get(f"/preview/{SPACE_ARTICLE}")
@@ -149,7 +150,6 @@ def test_preview_needs_the_token_when_one_is_configured(bundled_index: Path, tmp
     assert client.get(f"/preview/{SPACE_ARTICLE}", headers={"Authorization": f"Basic {basic}"}).status_code == 200
     assert client.get("/preview", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     assert client.get("/widget.js").status_code == 200  # the public parts stay public
-    app.extensions["recommender.popularity"].close()
 
 
 def test_demo_page_embeds_the_widget_like_a_site(client) -> None:

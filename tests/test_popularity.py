@@ -15,16 +15,15 @@ from recommender.popularity.recorder import ViewRecorder
 from recommender.popularity.sqlite_store import SQLiteStore
 from recommender.popularity.stores import open_store
 from recommender.popularity.views import HOUR, View
-from tests.conftest import FakeClock, RedisServer, make_app
+from tests.conftest import AppFactory, FakeClock, RedisServer
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 
 @pytest.fixture()
-def app(small_index: Path, tmp_path: Path, popularity_url: str, clock: FakeClock):
+def app(make_app: AppFactory, small_index: Path, tmp_path: Path, popularity_url: str, clock: FakeClock):
     app = make_app(small_index, tmp_path, POPULARITY_URL=popularity_url, CLOCK=clock, POPULARITY_FLUSH_SECONDS=0)
-    yield app
-    app.extensions["recommender.popularity"].close()
+    return app
 
 
 @pytest.fixture()
@@ -180,7 +179,7 @@ def test_well_formed_visitor_ids_are_accepted(site: Site, visitor_id: str) -> No
 
 
 def test_a_view_with_a_lone_surrogate_does_not_stop_counting(
-    small_index: Path, tmp_path: Path, popularity_url: str
+    make_app: AppFactory, small_index: Path, tmp_path: Path, popularity_url: str
 ) -> None:
     """One such beacon used to kill the flusher thread: later views were acknowledged and never written."""
     app = make_app(small_index, tmp_path, POPULARITY_URL=popularity_url, POPULARITY_FLUSH_SECONDS=0.02)
@@ -204,7 +203,6 @@ def test_a_view_with_a_lone_surrogate_does_not_stop_counting(
         assert counted() == {"baking-2": 3}
     finally:
         store.close()
-        app.extensions["recommender.popularity"].close()
 
 
 def test_windows_keep_only_their_hours(site: Site) -> None:
@@ -273,28 +271,25 @@ def test_the_list_is_computed_at_most_every_few_seconds(site: Site) -> None:
 
 
 def test_the_background_thread_refreshes_the_list_once_the_interval_has_passed(
-    small_index: Path, tmp_path: Path, popularity_url: str, clock: FakeClock
+    make_app: AppFactory, small_index: Path, tmp_path: Path, popularity_url: str, clock: FakeClock
 ) -> None:
     config = {"POPULARITY_URL": popularity_url, "CLOCK": clock, "POPULARITY_FLUSH_SECONDS": 0}
     app = make_app(small_index, tmp_path, POPULAR_REFRESH_SECONDS=2, **config)
     site = Site(app, app.test_client(), clock)
-    try:
-        site.view("space-2", 2)
-        site.later(1)  # within the interval: the thread leaves the list alone
-        assert site.client.get("/api/v1/popular").get_json()["source"] == "recent"
-        site.later(1)
-        deadline = time.monotonic() + 30
-        while site.client.get("/api/v1/popular").get_json()["source"] != "views":
-            assert time.monotonic() < deadline, "the list was not refreshed in the background"
-            time.sleep(0.01)
-        items = site.client.get("/api/v1/popular").get_json()["items"]
-        assert [item["id"] for item in items if item["reason"] == "popular"] == ["space-2"]
-    finally:
-        app.extensions["recommender.popularity"].close()
+    site.view("space-2", 2)
+    site.later(1)  # within the interval: the thread leaves the list alone
+    assert site.client.get("/api/v1/popular").get_json()["source"] == "recent"
+    site.later(1)
+    deadline = time.monotonic() + 30
+    while site.client.get("/api/v1/popular").get_json()["source"] != "views":
+        assert time.monotonic() < deadline, "the list was not refreshed in the background"
+        time.sleep(0.01)
+    items = site.client.get("/api/v1/popular").get_json()["items"]
+    assert [item["id"] for item in items if item["reason"] == "popular"] == ["space-2"]
 
 
 def test_a_request_never_waits_for_the_flusher_or_the_store(
-    small_index: Path, tmp_path: Path, clock: FakeClock
+    make_app: AppFactory, small_index: Path, tmp_path: Path, clock: FakeClock
 ) -> None:
     """The flusher waits up to 30 s for SQLite's write lock; Popular is served meanwhile."""
     database = tmp_path / "views.sqlite3"
@@ -327,7 +322,6 @@ def test_a_request_never_waits_for_the_flusher_or_the_store(
     while "baking-1" not in counted_views(database):
         assert time.monotonic() < deadline
         time.sleep(0.005)
-    app.extensions["recommender.popularity"].close()
 
 
 def wait_for_counts(store, expected: dict[str, int]) -> None:
@@ -404,7 +398,12 @@ def test_sqlite_storage_grows_with_hours_not_views_and_prunes_old_hours(tmp_path
 
 
 def test_redis_going_away_keeps_the_page_answering(
-    small_index: Path, tmp_path: Path, redis_server: RedisServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    make_app: AppFactory,
+    small_index: Path,
+    tmp_path: Path,
+    redis_server: RedisServer,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     if redis_server.process is None:
         redis_server.start()
@@ -429,7 +428,6 @@ def test_redis_going_away_keeps_the_page_answering(
     site.flush()  # the kept views reach the store once it is back (a fresh server: space-2's views are gone)
     assert site.client.get("/healthz").get_json()["pending_views"] == 0
     assert [(i["id"], i["views"]) for i in site.popular()["items"] if i["reason"] == "popular"] == [("baking-1", 5)]
-    app.extensions["recommender.popularity"].close()
 
 
 def test_the_flusher_drops_only_the_view_the_store_refuses(

@@ -8,7 +8,7 @@ import urllib.parse
 from pathlib import Path
 
 from recommender.indexing.corpus import load_corpus
-from tests.conftest import BUNDLED_CORPUS, make_app
+from tests.conftest import BUNDLED_CORPUS, AppFactory
 
 SPACE_ARTICLE = "wikinews-SpaceX_Crew_Dragon_capsule_docks_with_International_Space_Station"
 
@@ -37,7 +37,9 @@ def view(client, article_id: str, readers: int) -> None:
         assert client.post("/api/v1/events", json=event, headers={"User-Agent": "Mozilla/5.0"}).status_code == 202
 
 
-def test_preview_boxes_above_the_line_are_the_widgets_boxes(bundled_index: Path, tmp_path: Path) -> None:
+def test_preview_boxes_above_the_line_are_the_widgets_boxes(
+    make_app: AppFactory, bundled_index: Path, tmp_path: Path
+) -> None:
     app = make_app(bundled_index, tmp_path)
     client = app.test_client()
     popularity = app.extensions["recommender.popularity"]
@@ -59,10 +61,9 @@ def test_preview_boxes_above_the_line_are_the_widgets_boxes(bundled_index: Path,
     assert page.count('<tr class="reader-limit">') == 2
     teaser = reader["more_like_this"][0]["excerpt"]
     assert teaser and teaser in html_module.unescape(page)  # the teaser a site may show with data-excerpts
-    popularity.close()
 
 
-def test_preview_shows_the_related_box_readers_get(small_index: Path, tmp_path: Path) -> None:
+def test_preview_shows_the_related_box_readers_get(make_app: AppFactory, small_index: Path, tmp_path: Path) -> None:
     app = make_app(small_index, tmp_path)
     client = app.test_client()
     reader = widget_defaults(client, "space-1")
@@ -74,4 +75,3 @@ def test_preview_shows_the_related_box_readers_get(small_index: Path, tmp_path: 
     assert ids(related_reader, "related-item") == [item["id"] for item in reader["more_like_this"]]
     popular_reader, _ = sections(page, "popular")
     assert ids(popular_reader, "popular-item") == [item["id"] for item in reader["popular"]]
-    app.extensions["recommender.popularity"].close()

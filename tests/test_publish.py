@@ -18,7 +18,7 @@ from recommender.cli import main
 from recommender.errors import IncompatibleIndex
 from recommender.indexing.storage import load_index
 from recommender.serving.publish import current_dir, list_versions, resolve_index_dir
-from tests.conftest import BUNDLED_CORPUS, make_app, write_jsonl
+from tests.conftest import BUNDLED_CORPUS, AppFactory, write_jsonl
 
 BUNDLED_ROWS = [json.loads(line) for line in BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()]
 
@@ -139,10 +139,9 @@ def test_a_killed_build_leaves_the_current_index_untouched(root: Path, tmp_path:
 
 
 @pytest.fixture()
-def served(root: Path, tmp_path: Path):
+def served(make_app: AppFactory, root: Path, tmp_path: Path):
     app = make_app(root, tmp_path)
-    yield app
-    app.extensions["recommender.popularity"].close()
+    return app
 
 
 def healthz_version(app) -> str:

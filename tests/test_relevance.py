@@ -13,7 +13,7 @@ from recommender.errors import IncompatibleIndex
 from recommender.indexing.corpus import load_corpus
 from recommender.indexing.storage import load_index
 from recommender.serving.publish import current_dir
-from tests.conftest import BUNDLED_CORPUS, FakeClock, article_rows, make_app, write_jsonl
+from tests.conftest import BUNDLED_CORPUS, AppFactory, FakeClock, article_rows, write_jsonl
 
 SPACE_ARTICLE = "wikinews-SpaceX_Crew_Dragon_capsule_docks_with_International_Space_Station"
 REASONS = {"similar", "same_section_recent", "popular", "recent"}
@@ -21,10 +21,9 @@ BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 
 
 @pytest.fixture()
-def app(small_index: Path, tmp_path: Path):
+def app(make_app: AppFactory, small_index: Path, tmp_path: Path):
     app = make_app(small_index, tmp_path, CLOCK=FakeClock(), POPULARITY_FLUSH_SECONDS=0)
-    yield app
-    app.extensions["recommender.popularity"].close()
+    return app
 
 
 @pytest.fixture()
@@ -42,7 +41,9 @@ def reasons(listed: list[dict]) -> list[tuple[str, str]]:
     return [(item["id"], item["reason"]) for item in listed]
 
 
-def test_the_spacex_box_shows_no_off_topic_item_as_similar(bundled_index: Path, tmp_path: Path) -> None:
+def test_the_spacex_box_shows_no_off_topic_item_as_similar(
+    make_app: AppFactory, bundled_index: Path, tmp_path: Path
+) -> None:
     app = make_app(bundled_index, tmp_path)
     listed = items(app.test_client(), SPACE_ARTICLE)
     similar = [item for item in listed if item["reason"] == "similar"]
@@ -51,7 +52,6 @@ def test_the_spacex_box_shows_no_off_topic_item_as_similar(bundled_index: Path, 
     assert all(item["score"] >= 0.2 for item in similar)
     assert len(listed) == 5 and {item["reason"] for item in listed[1:]} == {"recent"}  # no sections, no views yet
     assert all(item["score"] is None for item in listed[1:])
-    app.extensions["recommender.popularity"].close()
 
 
 def test_similar_items_come_first_then_the_sections_recent_articles(client) -> None:
@@ -123,7 +123,7 @@ def test_an_unknown_fill_is_400(client, path: str) -> None:
     assert response.get_json()["error"] == "invalid_parameter" and "fill" in response.get_json()["message"]
 
 
-def test_the_floor_and_the_quality_report_are_in_the_index(tmp_path: Path, capsys) -> None:
+def test_the_floor_and_the_quality_report_are_in_the_index(make_app: AppFactory, tmp_path: Path, capsys) -> None:
     root = tmp_path / "root"
     assert main(["build", "--corpus", str(BUNDLED_CORPUS), "--index-root", str(root), "--min-score", "0.15"]) == 0
     summary = capsys.readouterr().out
@@ -141,7 +141,6 @@ def test_the_floor_and_the_quality_report_are_in_the_index(tmp_path: Path, capsy
     app = make_app(root, tmp_path)
     page = app.test_client().get("/preview").get_data(as_text=True)
     assert "Relevance floor: 0.150" in page and "never_listed" not in page and "Listed most often" in page
-    app.extensions["recommender.popularity"].close()
 
 
 def test_a_build_whose_coverage_collapses_is_refused_unless_forced(tmp_path: Path, capsys) -> None:
@@ -193,7 +192,7 @@ def test_a_corpus_with_no_words_to_compare_is_refused_with_a_message(tmp_path: P
     assert not (tmp_path / "index").exists()
 
 
-def test_a_not_recommendable_article_appears_in_no_list_but_has_its_own(tmp_path: Path) -> None:
+def test_a_not_recommendable_article_appears_in_no_list_but_has_its_own(make_app: AppFactory, tmp_path: Path) -> None:
     sponsored = {
         "id": "football-sponsored",
         "title": "Football story sponsored",
@@ -221,7 +220,6 @@ def test_a_not_recommendable_article_appears_in_no_list_but_has_its_own(tmp_path
     assert "football-sponsored" not in listed
     own = items(client, "football-sponsored", "fill=none")
     assert own and own[0]["id"] == "football-1"
-    app.extensions["recommender.popularity"].close()
 
 
 def test_recommendable_must_be_a_boolean(tmp_path: Path, capsys) -> None:

@@ -10,7 +10,7 @@ import pytest
 from recommender.cli import main
 from recommender.indexing.storage import load_index
 from recommender.serving.publish import current_dir, list_versions
-from tests.conftest import BUNDLED_CORPUS, make_app, write_jsonl
+from tests.conftest import BUNDLED_CORPUS, AppFactory, write_jsonl
 
 ROWS = [json.loads(line) for line in BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()]
 
@@ -74,17 +74,14 @@ def test_a_damaged_or_half_copied_source_is_refused_and_the_replica_keeps_servin
     assert serving(replica) == first
 
 
-def test_a_replicas_service_switches_to_the_pulled_version(source: Path, tmp_path: Path) -> None:
+def test_a_replicas_service_switches_to_the_pulled_version(make_app: AppFactory, source: Path, tmp_path: Path) -> None:
     replica = tmp_path / "replica"
     assert main(["pull", str(source), "--index-root", str(replica)]) == 0
     app = make_app(replica, tmp_path)
-    try:
-        client = app.test_client()
-        before = client.get("/healthz").get_json()["index_version"]
-        newer = build(ROWS[:285], source, tmp_path)
-        assert main(["pull", str(source), "--index-root", str(replica)]) == 0
-        app.extensions["recommender.holder"].refresh()  # what the watcher does every few seconds
-        assert before != newer
-        assert client.get("/healthz").get_json()["index_version"] == newer
-    finally:
-        app.extensions["recommender.popularity"].close()
+    client = app.test_client()
+    before = client.get("/healthz").get_json()["index_version"]
+    newer = build(ROWS[:285], source, tmp_path)
+    assert main(["pull", str(source), "--index-root", str(replica)]) == 0
+    app.extensions["recommender.holder"].refresh()  # what the watcher does every few seconds
+    assert before != newer
+    assert client.get("/healthz").get_json()["index_version"] == newer

@@ -9,7 +9,7 @@ import pytest
 from scipy import sparse
 
 from recommender.indexing.rerank import DAY, Candidate, RerankSettings, recency_factor, rerank
-from tests.conftest import make_app
+from tests.conftest import AppFactory
 
 PAGE = 1_790_000_000.0
 
@@ -100,18 +100,18 @@ def test_diversity_keeps_five_takes_on_one_sub_topic_out_of_a_box() -> None:
         "max_age_days=0",
     ],
 )
-def test_bad_recency_and_diversity_parameters_are_400(small_index: Path, tmp_path: Path, query: str) -> None:
+def test_bad_recency_and_diversity_parameters_are_400(
+    make_app: AppFactory, small_index: Path, tmp_path: Path, query: str
+) -> None:
     app = make_app(small_index, tmp_path)
     for path in ("related", "recommendations"):
         response = app.test_client().get(f"/api/v1/articles/football-1/{path}?{query}")
         assert response.status_code == 400 and response.get_json()["error"] == "invalid_parameter", response.json
-    app.extensions["recommender.popularity"].close()
 
 
-def test_recency_only_reorders_items_above_the_floor(small_index: Path, tmp_path: Path) -> None:
+def test_recency_only_reorders_items_above_the_floor(make_app: AppFactory, small_index: Path, tmp_path: Path) -> None:
     app = make_app(small_index, tmp_path)
     client = app.test_client()
     for query in ("", "&recency=off", "&half_life_days=0.01&recency_floor=0", "&diversity=1"):
         items = client.get(f"/api/v1/articles/football-1/related?fill=none&limit=50{query}").get_json()["items"]
         assert {item["id"] for item in items} == {"football-2", "football-3"}, query  # the two above 0.2
-    app.extensions["recommender.popularity"].close()

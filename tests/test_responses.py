@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from service.responses import ResponseCache
-from tests.conftest import FakeClock, make_app
+from tests.conftest import AppFactory, FakeClock
 
 TOKEN = "cache-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -15,10 +15,9 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"
 
 
 @pytest.fixture()
-def app(small_index: Path, tmp_path: Path, clock: FakeClock):
+def app(make_app: AppFactory, small_index: Path, tmp_path: Path, clock: FakeClock):
     app = make_app(small_index, tmp_path, CLOCK=clock, POPULARITY_FLUSH_SECONDS=0, RECOMMENDER_ADMIN_TOKEN=TOKEN)
-    yield app
-    app.extensions["recommender.popularity"].close()
+    return app
 
 
 def cache(app) -> ResponseCache:

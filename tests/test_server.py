@@ -13,7 +13,7 @@ from bench.harness import get_json, gunicorn
 from recommender.cli import main
 from recommender.indexing.storage import load_index
 from recommender.serving.publish import current_dir
-from tests.conftest import BUNDLED_CORPUS, RedisServer, make_app, write_jsonl
+from tests.conftest import BUNDLED_CORPUS, AppFactory, RedisServer, write_jsonl
 
 
 @pytest.fixture()
@@ -33,13 +33,21 @@ def test_gunicorn_serves_related_lists(server: str) -> None:
     assert status == 200 and body["article_count"] == 293
 
 
+def test_a_bad_setting_fails_the_worker_boot_with_its_message(small_index: Path, tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="gunicorn did not start") as failed:
+        with gunicorn(small_index, tmp_path, workers=1, RECOMMENDER_POPULAR_MAX_AGE="-5"):
+            pass
+    assert "ConfigError: RECOMMENDER_POPULAR_MAX_AGE='-5': must be 0 or more" in str(failed.value)
+    assert "Worker failed to boot" in str(failed.value)
+
+
 def test_running_workers_pick_up_a_new_version_without_failing_a_request(tmp_path: Path) -> None:
     root = tmp_path / "root"
     assert main(["build", "--corpus", str(BUNDLED_CORPUS), "--index-root", str(root)]) == 0
     rows = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()
     smaller = write_jsonl(tmp_path / "export.jsonl", rows[:280])
     article_id = json.loads(rows[0])["id"]
-    with gunicorn(root, tmp_path, RELOAD_INTERVAL_SECONDS="1") as running:
+    with gunicorn(root, tmp_path, RECOMMENDER_RELOAD_INTERVAL_SECONDS="1") as running:
         base = running.base
         assert main(["build", "--corpus", str(smaller), "--index-root", str(root)]) == 0
         published = load_index(current_dir(root)).version
@@ -75,7 +83,8 @@ def send(method: str, url: str, body: dict | None, token: str) -> tuple[int, dic
 def test_writes_are_decided_by_the_shared_log_whichever_worker_takes_them(bundled_index: Path, tmp_path: Path) -> None:
     """Before: a DELETE right after a PUT answered 404 whenever the other worker, not yet reloaded, took it."""
     token = "editor-token"
-    environment = {"RECOMMENDER_ADMIN_TOKEN": token, "RELOAD_INTERVAL_SECONDS": "3600"}  # no worker catches up
+    # No worker catches up by itself.
+    environment = {"RECOMMENDER_ADMIN_TOKEN": token, "RECOMMENDER_RELOAD_INTERVAL_SECONDS": "3600"}
     with gunicorn(bundled_index, tmp_path, workers=2, worker_class="sync", **environment) as running:
         crossed = 0
         for number in range(30):
@@ -94,7 +103,7 @@ def test_writes_are_decided_by_the_shared_log_whichever_worker_takes_them(bundle
 
 
 def test_readyz_is_503_while_the_redis_store_is_down(
-    small_index: Path, tmp_path: Path, redis_server: RedisServer
+    make_app: AppFactory, small_index: Path, tmp_path: Path, redis_server: RedisServer
 ) -> None:
     if redis_server.process is None:
         redis_server.start()
@@ -110,5 +119,4 @@ def test_readyz_is_503_while_the_redis_store_is_down(
         assert client.get("/api/v1/articles/football-1/related").status_code == 200
     finally:
         redis_server.start()
-        app.extensions["recommender.popularity"].close()
     assert client.get("/readyz").status_code == 200

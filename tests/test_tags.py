@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from recommender.cli import main
-from tests.conftest import article_rows, make_app, write_jsonl
+from tests.conftest import AppFactory, article_rows, write_jsonl
 
 TOKEN = "editor-token"
 
 
 @pytest.fixture()
-def client(tmp_path: Path):
+def client(make_app: AppFactory, tmp_path: Path):
     rows = article_rows()  # each tagged with its section
     for row in rows:
         row["tags"] = [*row["tags"], "News"]  # a tag on every article
@@ -28,8 +28,7 @@ def client(tmp_path: Path):
     corpus = write_jsonl(tmp_path / "tagged.jsonl", rows)
     assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "index")]) == 0
     app = make_app(tmp_path / "index", tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
-    yield app.test_client()
-    app.extensions["recommender.popularity"].close()
+    return app.test_client()
 
 
 def related(client, article_id: str, query: str = "") -> list[dict]:

@@ -12,14 +12,13 @@ them; changes are pruned only once every kept version's export contains them.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from recommender.errors import StoreUnavailable
 from recommender.indexing.corpus import Article, parse_article
 from recommender.serving.publish import is_index_root
+from recommender.serving.sqlite_file import LazyDatabase
 
 CHANGES_FILE = "changes.sqlite3"
 
@@ -50,26 +49,21 @@ def default_changes_path(index_path: str | Path) -> Path:
 
 
 class ChangeLog:
+    """The log in a SQLite file, created by the first change: until then every read sees no change."""
+
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"{self.path}: cannot open the change log: {error}") from error
+        self._db = LazyDatabase(path, _SCHEMA, "the change log")
+        self.path = self._db.path
 
     def _append(self, article_id: str, article: Article | None) -> int:
         payload = None if article is None else json.dumps(article.to_dict())
         operation = "delete" if article is None else "put"
-        try:
-            cursor = self._db.execute(
-                "INSERT INTO changes (article_id, operation, article, changed_at) VALUES (?, ?, ?, ?)",
-                (article_id, operation, payload, time.time()),
-            )
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"{self.path}: {error}") from error
+        cursor = self._db.execute(
+            "INSERT INTO changes (article_id, operation, article, changed_at) VALUES (?, ?, ?, ?)",
+            (article_id, operation, payload, time.time()),
+            create=True,
+        )
+        assert cursor is not None  # created
         return int(cursor.lastrowid or 0)
 
     def put(self, article: Article) -> int:
@@ -81,22 +75,18 @@ class ChangeLog:
     def last_operation(self, article_id: str) -> str | None:
         """``"put"`` or ``"delete"``: the article's latest change in the log, whichever worker made it; None
         when the log has none."""
-        try:
-            row = self._db.execute(
-                "SELECT operation FROM changes WHERE article_id = ? ORDER BY seq DESC LIMIT 1", (article_id,)
-            ).fetchone()
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"{self.path}: {error}") from error
+        cursor = self._db.execute(
+            "SELECT operation FROM changes WHERE article_id = ? ORDER BY seq DESC LIMIT 1", (article_id,)
+        )
+        row = None if cursor is None else cursor.fetchone()
         return None if row is None else str(row[0])
 
     def since(self, seq: int) -> list[Change]:
         """Changes after ``seq``, in the order they were made."""
-        try:
-            rows = self._db.execute(
-                "SELECT seq, article_id, article, changed_at FROM changes WHERE seq > ? ORDER BY seq", (seq,)
-            ).fetchall()
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"{self.path}: {error}") from error
+        cursor = self._db.execute(
+            "SELECT seq, article_id, article, changed_at FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+        )
+        rows = [] if cursor is None else cursor.fetchall()
         return [
             Change(number, article_id, None if payload is None else parse_article(json.loads(payload)), changed_at)
             for number, article_id, payload, changed_at in rows
@@ -104,21 +94,17 @@ class ChangeLog:
 
     def count_before(self, moment: float) -> tuple[int, int]:
         """How many changes were made before ``moment``, and how many since."""
-        try:
-            row = self._db.execute(
-                "SELECT COALESCE(SUM(changed_at < ?), 0), COALESCE(SUM(changed_at >= ?), 0) FROM changes",
-                (moment, moment),
-            ).fetchone()
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"{self.path}: {error}") from error
+        cursor = self._db.execute(
+            "SELECT COALESCE(SUM(changed_at < ?), 0), COALESCE(SUM(changed_at >= ?), 0) FROM changes",
+            (moment, moment),
+        )
+        row = (0, 0) if cursor is None else cursor.fetchone()
         return int(row[0]), int(row[1])
 
     def prune(self, before: float) -> int:
         """Forget the changes made before ``before``: the export of every kept version contains them."""
-        try:
-            return self._db.execute("DELETE FROM changes WHERE changed_at < ?", (before,)).rowcount
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"{self.path}: {error}") from error
+        cursor = self._db.execute("DELETE FROM changes WHERE changed_at < ?", (before,))
+        return 0 if cursor is None else cursor.rowcount
 
     def close(self) -> None:
         self._db.close()

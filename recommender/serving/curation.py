@@ -9,13 +9,12 @@ within the reload interval.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recommender.errors import StoreUnavailable
+from recommender.serving.sqlite_file import LazyDatabase
 
 CURATION_FILE = "curation.sqlite3"
 MAX_CURATED = 50
@@ -67,32 +66,23 @@ def default_curation_path(changes_path: str | Path) -> Path:
 
 
 class CurationStore:
+    """Pins and blocks in a SQLite file, created by the first one stored: until then there are none."""
+
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"{self.path}: cannot open the curation store: {error}") from error
+        self._db = LazyDatabase(path, _SCHEMA, "the curation store")
+        self.path = self._db.path
 
     def put(self, article_id: str, curation: Curation) -> None:
         row = (article_id, json.dumps(list(curation.pinned)), json.dumps(sorted(curation.blocked)), time.time())
-        self._execute("INSERT OR REPLACE INTO curation VALUES (?, ?, ?, ?)", row)
+        self._db.execute("INSERT OR REPLACE INTO curation VALUES (?, ?, ?, ?)", row, create=True)
 
     def clear(self, article_id: str) -> None:
-        self._execute("DELETE FROM curation WHERE article_id = ?", (article_id,))
+        self._db.execute("DELETE FROM curation WHERE article_id = ?", (article_id,))
 
     def all(self) -> dict[str, Curation]:
-        rows = self._execute("SELECT article_id, pinned, blocked FROM curation", ()).fetchall()
+        cursor = self._db.execute("SELECT article_id, pinned, blocked FROM curation")
+        rows = [] if cursor is None else cursor.fetchall()
         return {row[0]: Curation(tuple(json.loads(row[1])), frozenset(json.loads(row[2]))) for row in rows}
-
-    def _execute(self, sql: str, parameters: tuple[object, ...]) -> sqlite3.Cursor:
-        try:
-            return self._db.execute(sql, parameters)
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"{self.path}: {error}") from error
 
     def close(self) -> None:
         self._db.close()
