@@ -93,20 +93,19 @@ def test_the_cache_keeps_at_most_its_capacity_least_recently_used_first(app) -> 
     assert responses.hits == hits + 1
 
 
-def test_a_kept_answer_is_only_reused_for_the_same_origin(small_index: Path, tmp_path: Path) -> None:
+def test_a_kept_answer_is_only_reused_for_the_same_origin(
+    make_app: AppFactory, small_index: Path, tmp_path: Path
+) -> None:
     app = make_app(small_index, tmp_path, RECOMMENDER_ALLOWED_ORIGINS="https://news.example")
-    try:
-        client = app.test_client()
-        path = "/api/v1/articles/football-1/related"
-        for _ in range(2):
-            listed = client.get(path, headers={"Origin": "https://news.example"})
-            assert listed.headers["Access-Control-Allow-Origin"] == "https://news.example"
-            other = client.get(path, headers={"Origin": "https://elsewhere.example"})
-            assert "Access-Control-Allow-Origin" not in other.headers
-            assert other.data == listed.data
-        assert cache(app).hits == 2
-    finally:
-        app.extensions["recommender.popularity"].close()
+    client = app.test_client()
+    path = "/api/v1/articles/football-1/related"
+    for _ in range(2):
+        listed = client.get(path, headers={"Origin": "https://news.example"})
+        assert listed.headers["Access-Control-Allow-Origin"] == "https://news.example"
+        other = client.get(path, headers={"Origin": "https://elsewhere.example"})
+        assert "Access-Control-Allow-Origin" not in other.headers
+        assert other.data == listed.data
+    assert cache(app).hits == 2
 
 
 def test_answers_from_the_cache_are_counted_in_the_metrics(app) -> None:
