@@ -162,3 +162,11 @@ def test_progress_shows_each_stages_time_and_what_it_has_left() -> None:
         "neighbours: 0/10 (0%) 0.0s",
         "neighbours: 5/10 (50%) 1.0s ETA 1.0s",
     ]
+
+
+def test_the_commands_read_the_services_settings_and_name_a_bad_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RECOMMENDER_POPULARITY_URL", "mysql://db/views")
+    assert main(["report", "clicks"]) == 2
+    assert capsys.readouterr().err.startswith("error: RECOMMENDER_POPULARITY_URL='mysql://db/views': ")

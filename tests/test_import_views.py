@@ -386,7 +386,7 @@ def test_a_bad_store_url_is_an_error(
 ) -> None:
     log = write_log(tmp_path / "access.log", [line("09:00:00", "/football/1")])
     assert main(["import-views", str(log), "--index", str(small_index), "--popularity-url", "mysql://x"]) == 1
-    assert capsys.readouterr().err.splitlines()[-1].startswith("error: POPULARITY_URL 'mysql://x'")
+    assert capsys.readouterr().err.splitlines()[-1].startswith("error: RECOMMENDER_POPULARITY_URL 'mysql://x'")
 
 
 def test_the_popular_list_shows_imported_views(

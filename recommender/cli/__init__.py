@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from recommender.cli import indexing, popularity, serving
-from recommender.errors import RecommenderError
+from recommender.errors import ConfigError, RecommenderError
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -26,7 +26,12 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    try:
+        parser = make_parser()  # its defaults come from the environment
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
     except RecommenderError as error:

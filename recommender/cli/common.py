@@ -9,8 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from recommender.serving.changes import default_changes_path
-from recommender.serving.publish import DEFAULT_INDEX
+from recommender.config import locations, read
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -80,20 +79,19 @@ def quality_summary(quality: dict[str, Any] | None) -> str:
 
 def served_index(environ: Mapping[str, str] | None = None) -> Path:
     """The index the service serves: $RECOMMENDER_INDEX, else var/index (as ``make run``)."""
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("RECOMMENDER_INDEX") or DEFAULT_INDEX)
+    index: Path = read(os.environ if environ is None else environ, "index")["index"]
+    return index
 
 
 def popularity_url(environ: Mapping[str, str] | None = None) -> str | None:
-    """The store the service counts in, when the environment names one."""
-    environ = os.environ if environ is None else environ
-    return environ.get("POPULARITY_URL") or None
+    """The store the service counts in, when the environment names one ($RECOMMENDER_POPULARITY_URL)."""
+    url: str | None = read(os.environ if environ is None else environ, "popularity_url")["popularity_url"]
+    return url
 
 
 def changes_path(index: Path, environ: Mapping[str, str] | None = None) -> Path:
     """The day's change log, where the service keeps it: $RECOMMENDER_CHANGES or beside the index."""
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("RECOMMENDER_CHANGES") or default_changes_path(index))
+    return locations(os.environ if environ is None else environ, index).changes
 
 
 def add_index_argument(parser: argparse.ArgumentParser, help: str | None = None) -> None:

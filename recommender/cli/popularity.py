@@ -96,8 +96,8 @@ def _add_store_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--popularity-url",
         default=popularity_url(),
-        help="sqlite:///PATH or redis://HOST:PORT/DB (default: $POPULARITY_URL, else popularity.sqlite3 beside the "
-        "index, like the service)",
+        help="sqlite:///PATH or redis://HOST:PORT/DB (default: $RECOMMENDER_POPULARITY_URL, else popularity.sqlite3 "
+        "beside the index, like the service)",
     )
 
 

@@ -84,7 +84,7 @@ class PopularRankings:
         observe: Observer = ignore,
     ) -> None:
         if refresh_seconds <= 0:
-            raise ValueError(f"POPULAR_REFRESH_SECONDS must be positive, got {refresh_seconds}")
+            raise ValueError(f"RECOMMENDER_POPULAR_REFRESH_SECONDS must be positive, got {refresh_seconds}")
         self.store = store
         self.recency = recency
         self.clock = clock

@@ -1,6 +1,6 @@
 """The two page-view stores: SQLite (embedded default) and Redis (several replicas).
 
-``open_store(url)`` picks one from ``POPULARITY_URL``: ``sqlite:///path`` or
+``open_store(url)`` picks one from ``RECOMMENDER_POPULARITY_URL``: ``sqlite:///path`` or
 ``redis://host:port/db``. Both count a visitor's views of one article once per
 30 minutes, measured with the timestamps they are given (so tests can use a
 fake clock), and both raise StoreUnavailable instead of their drivers' errors.
@@ -24,13 +24,13 @@ def default_store_url(index_path: str | Path) -> str:
 
 
 def open_store(url: str) -> ViewStore:
-    """The store named by a POPULARITY_URL: ``sqlite:///relative/or//absolute/path`` or ``redis://…``."""
+    """The store named by a RECOMMENDER_POPULARITY_URL: ``sqlite:///relative/or//absolute/path`` or ``redis://…``."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         path = url.removeprefix("sqlite:///")
         if not path or path == url:
-            raise ValueError(f"POPULARITY_URL {url!r}: expected sqlite:///PATH")
+            raise ValueError(f"RECOMMENDER_POPULARITY_URL {url!r}: expected sqlite:///PATH")
         return SQLiteStore(path)
     if scheme in ("redis", "rediss", "unix"):
         return RedisStore(url)
-    raise ValueError(f"POPULARITY_URL {url!r}: expected sqlite:///PATH or redis://HOST:PORT/DB")
+    raise ValueError(f"RECOMMENDER_POPULARITY_URL {url!r}: expected sqlite:///PATH or redis://HOST:PORT/DB")
