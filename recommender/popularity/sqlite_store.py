@@ -12,6 +12,7 @@ from pathlib import Path
 from recommender.errors import StoreUnavailable
 from recommender.popularity.clicks import Key
 from recommender.popularity.views import DEDUPE_SECONDS, SALT_DAYS, View, hour_of
+from recommender.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS view_counts (
@@ -74,15 +75,10 @@ class SQLiteStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode, NORMAL survives a killed process (not a power cut) at a fraction of FULL's cost.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db = connect(self.path, _SCHEMA, durable=False)
             # Reads (the Popular refresh) have their own connection: in WAL mode they never wait for a writer,
             # and never for the flusher's lock.
-            self._read_db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._read_db = connect(self.path)
         except sqlite3.Error as error:
             raise StoreUnavailable(f"{self.path}: cannot open page-view database: {error}") from error
         self._read_lock = threading.Lock()

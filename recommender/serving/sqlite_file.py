@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from recommender.errors import StoreUnavailable
+from recommender.sqlite import connect
 
 
 class LazyDatabase:
@@ -34,10 +35,7 @@ class LazyDatabase:
                 raise StoreUnavailable(f"{self.path}: {self._what} is closed")
             if self._db is None and (create or self.path.exists()):
                 try:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-                    db.execute("PRAGMA journal_mode=WAL")
-                    db.executescript(self._schema)
+                    db = connect(self.path, self._schema)
                 except (sqlite3.Error, OSError) as error:
                     raise StoreUnavailable(f"{self.path}: cannot open {self._what}: {error}") from error
                 self._db = db
