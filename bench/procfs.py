@@ -19,9 +19,6 @@ from bench.harness import free_port, get_json
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
-
-
 def own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime

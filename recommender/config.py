@@ -29,8 +29,6 @@ from recommender.serving.publish import DEFAULT_INDEX
 
 log = logging.getLogger(__name__)
 
-PREFIX = "RECOMMENDER_"
-
 
 @dataclass(frozen=True, slots=True)
 class Variable:

@@ -25,7 +25,6 @@ from service.errors import error_response
 
 KEY = "recommender.metrics"
 VIEW_OUTCOMES = ("accepted", "bot", "rate_limited", "dropped", "flushed", "rejected")
-BOX_KINDS = ("impression", "click")
 UNMATCHED = "unmatched"  # the endpoint label of a request no route took: never its path
 
 

@@ -143,16 +143,3 @@ def _diversify(candidates: list[Candidate], cosine: np.ndarray, diversity: float
         picked.append(best)
         remaining.remove(best)
     return [candidates[i] for i in picked]
-
-
-def share_with_same_story(
-    lists: Sequence[Sequence[str]], cosine: Callable[[str, str], float], threshold: float
-) -> float:
-    """Share of lists holding two items that are one story (their cosine reaches ``threshold``)."""
-    if not lists:
-        return 0.0
-    hits = 0
-    for items in lists:
-        pairs = ((a, b) for n, a in enumerate(items) for b in items[n + 1 :])
-        hits += any(cosine(a, b) >= threshold for a, b in pairs)
-    return hits / len(lists)

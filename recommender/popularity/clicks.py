@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -179,7 +178,3 @@ def report(counts: Mapping[Key, tuple[int, int]], group: Sequence[str]) -> list[
         total[1] += clicks
     rows = [ReportRow(dict(zip(group, key, strict=True)), i, c) for key, (i, c) in sums.items()]
     return sorted(rows, key=lambda row: (-row.impressions, -row.clicks, str(row.group)))
-
-
-def now_hour(clock: Callable[[], float] = time.time) -> int:
-    return int(clock() // 3600)

@@ -55,11 +55,6 @@ def decode_event(raw: bytes) -> dict[str, Any]:
     return event
 
 
-def parse_event(raw: bytes, is_article: Callable[[str], bool]) -> ViewEvent:
-    """The view described by a beacon body; InvalidEvent otherwise."""
-    return view_event(decode_event(raw), is_article)
-
-
 def view_event(event: dict[str, Any], is_article: Callable[[str], bool]) -> ViewEvent:
     if event.get("type") != "view":
         raise InvalidEvent("invalid_event", f"type must be 'view', got {event.get('type')!r}")
