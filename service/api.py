@@ -33,7 +33,7 @@ from service.live import current_index
 from service.metrics import count_box_event, count_view
 from service.parameters import fill_parameter, int_parameter, min_score_parameter, rerank_parameters, window_parameter
 from service.popularity import Popularity, current_popularity
-from service.responses import reusable
+from service.responses import USES_RANKING, reusable
 
 blueprint = Blueprint("api", __name__)
 
@@ -76,10 +76,19 @@ def cacheable(response: Response, max_age: int, version: str, with_popular: bool
     return response.make_conditional(request)
 
 
+RANKED_FALLBACKS = (boxes.POPULAR, boxes.RECENT)  # a box that reached these consulted the Popular ranking
+
+
+def consulted_ranking() -> None:
+    """This answer depends on the Popular ranking: a kept copy is not reused once it is recomputed."""
+    request.environ[USES_RANKING] = True
+
+
 def popular_box(
     window: str, limit: int, section: str | None = None, shown: set[str] | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
     """The Popular box, filled with the newest articles when the window has too few views."""
+    consulted_ranking()
     ranking = current_popularity().rankings.ranked(window)
     items = boxes.popular(current_index(), ranking, limit, section, shown)
     return boxes.popular_source(items), [popular_item(item) for item in items]
@@ -95,6 +104,8 @@ def more_like_this_box(
     settings = rerank_parameters(index.rerank_settings)
     ranking = current_popularity().rankings.ranked(window) if fill else []
     items = boxes.more_like_this(index, article_id, limit, min_score, ranking, fill, shown, settings)
+    if any(item.reason in RANKED_FALLBACKS for item in items):
+        consulted_ranking()
     return [related_item(item) for item in items]
 
 
@@ -141,6 +152,8 @@ def recommendations(article_id: str) -> HttpResponse:
     fill, settings = fill_parameter(), rerank_parameters(index.rerank_settings)
     ranking = current_popularity().rankings.ranked(window)
     page = page_boxes(index, article_id, ranking, sizes, min_score, fill, settings)
+    if sizes.popular or any(item.reason in RANKED_FALLBACKS for item in page.more_like_this):
+        consulted_ranking()
     body = jsonify(
         article_id=article_id,
         more_like_this=[related_item(item) for item in page.more_like_this],

@@ -2,12 +2,14 @@
 
 The website asks for the same few thousand articles over and over, and an answer
 depends only on its path and query string, the page's Origin (CORS headers), the
-snapshot served (version, the day's changes, editors' corrections) and the last
-Popular ranking. So the first request goes through Flask (boxes, JSON, ETag, CORS,
-metrics) and the WSGI layer keeps its final bytes and headers; the next ones are
-answered from them in a few microseconds. Entries belong to one (snapshot,
-ranking) pair: when either changes the cache empties, so an answer is never older
-than what a fresh request would compute. At most ``capacity`` entries are kept,
+snapshot served (version, the day's changes, editors' corrections) and, for an
+answer that consulted it (Popular, or a box filled past its similar and same-section
+items), the last Popular ranking. So the first request goes through Flask (boxes,
+JSON, ETag, CORS, metrics) and the WSGI layer keeps its final bytes and headers; the
+next ones are answered from them in a few microseconds. The cache empties when the
+snapshot changes, and an answer that consulted the ranking is not reused after the
+ranking was recomputed, so an answer is never older than what a fresh request would
+compute, while the lists that never consult Popular outlive its refreshes. At most ``capacity`` entries are kept,
 the least recently used going first. Conditional requests (If-None-Match) go
 through Flask, which answers 304.
 """
@@ -27,6 +29,7 @@ from werkzeug.wrappers import Response as HttpResponse
 
 DEFAULT_CAPACITY = 4096
 CACHEABLE = "recommender.cacheable"  # set in the WSGI environ by a view whose 200 answers may be kept
+USES_RANKING = "recommender.uses_ranking"  # set by a view whose answer consulted the Popular ranking
 _DROPPED_HEADERS = frozenset({"date", "server", "connection", "set-cookie"})
 
 Headers = list[tuple[str, str]]
@@ -39,33 +42,34 @@ class Cached:
     body: bytes
     headers: Headers
     endpoint: str
+    ranking: int | None  # the ranking generation the answer consulted; None when it consulted none
 
 
 class ResponseCache:
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
-        self._owner: tuple[object, int] | None = None
+        self._snapshot: object = None
         self._entries: OrderedDict[tuple[str, str, str], Cached] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
     def get(self, snapshot: object, generation: int, key: tuple[str, str, str]) -> Cached | None:
         with self._lock:
-            if self._owner is None or self._owner[0] is not snapshot or self._owner[1] != generation:
-                self._owner = (snapshot, generation)
+            if self._snapshot is not snapshot:
+                self._snapshot = snapshot
                 self._entries.clear()
             entry = self._entries.get(key)
-            if entry is None:
+            if entry is None or entry.ranking not in (None, generation):
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
             return entry
 
-    def put(self, snapshot: object, generation: int, key: tuple[str, str, str], entry: Cached) -> None:
+    def put(self, snapshot: object, key: tuple[str, str, str], entry: Cached) -> None:
         with self._lock:
-            if self._owner is None or self._owner[0] is not snapshot or self._owner[1] != generation:
-                return  # the snapshot or the ranking changed while this response was built
+            if self._snapshot is not snapshot:
+                return  # the snapshot changed while this response was built
             self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self.capacity:
@@ -129,7 +133,8 @@ def _answer_from(cache: ResponseCache, app: Flask, inner: WsgiApp) -> WsgiApp:
             if close is not None:
                 close()
         headers = [(name, value) for name, value in seen["headers"] if name.lower() not in _DROPPED_HEADERS]
-        cache.put(snapshot, generation, key, Cached(data, headers, str(endpoint)))
+        ranking = generation if environ.get(USES_RANKING) else None
+        cache.put(snapshot, key, Cached(data, headers, str(endpoint), ranking))
         return [data]
 
     return answer

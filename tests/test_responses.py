@@ -114,3 +114,16 @@ def test_answers_from_the_cache_are_counted_in_the_metrics(app) -> None:
         assert client.get("/api/v1/articles/football-1/related").status_code == 200
     scraped = client.get("/metrics").get_data(as_text=True)
     assert 'recommender_http_requests_total{endpoint="api.related",status="200"} 3.0' in scraped
+
+
+def test_lists_that_never_consulted_popular_outlive_its_refreshes(app) -> None:
+    client = app.test_client()
+    similar_only = "/api/v1/articles/football-1/related?fill=none"
+    assert {item["reason"] for item in client.get(similar_only).get_json()["items"]} == {"similar"}
+    client.get("/api/v1/popular")
+    app.extensions["recommender.popularity"].rankings.refresh()
+    hits = cache(app).hits
+    client.get(similar_only)
+    assert cache(app).hits == hits + 1  # reused: its answer does not depend on the ranking
+    client.get("/api/v1/popular")
+    assert cache(app).hits == hits + 1  # recomputed: it does
