@@ -150,8 +150,9 @@ def dask_executor(address: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Ite
             workers = int(local.group(1))
             if workers < 1:
                 raise ClusterUnavailable(f"{address}: a local cluster needs at least one worker")
+            # The scheduler's HTTP server on a free port: two builds on one machine never collide on 8787.
             cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
             )
             client = Client(cluster, timeout=f"{timeout}s")
         else:

@@ -129,7 +129,9 @@ def search(
             postings.indptr, postings.indices, postings.data, matrix.shape[1], settings,
         )  # fmt: skip
         runner = executor or ThreadExecutor(pool, workers or _workers())
-        blocks = [(start, min(row_count, start + _BLOCK_ROWS)) for start in range(0, row_count, _BLOCK_ROWS)]
+        # At most _BLOCK_ROWS rows a block, and at least four blocks a worker, so that all are kept busy.
+        size = max(1, min(_BLOCK_ROWS, -(-row_count // (4 * runner.workers))))
+        blocks = [(start, min(row_count, start + size)) for start in range(0, row_count, size)]
         done = 0
 
         def finished(block: int) -> None:
