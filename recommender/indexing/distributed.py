@@ -21,7 +21,8 @@ Done = Callable[[int], None]
 
 INSTALL_DASK = "pip install 'recommender[dask]' (in a checkout: pip install -e '.[dask]')"
 DEFAULT_TIMEOUT_SECONDS = 10.0
-# Each task is retried on another worker when its worker dies (killed, out of memory) before it finished.
+# A task that raises is retried this often (a flaky worker); one whose worker dies is rerun by the scheduler,
+# until it has killed distributed.scheduler.allowed-failures workers (default 3).
 RETRIES = 2
 _LOCAL = re.compile(r"local:(\d+)")
 
@@ -95,23 +96,25 @@ class DaskExecutor:
     def map_chunks(
         self, function: Callable[..., R], chunks: Sequence[Any], *shared: Any, done: Done | None = None
     ) -> list[R]:
+        import dask
         from distributed import KilledWorker
         from distributed import as_completed as completed
 
-        futures = [self.client.submit(function, c, *shared, retries=RETRIES, pure=False) for c in chunks]
-        number = {future.key: position for position, future in enumerate(futures)}
         try:
+            # The chunks travel inside the tasks, not scattered: the scheduler can then rerun a task whose
+            # worker died, where a scattered chunk would have died with it. So dask's warning is moot.
+            with dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GiB"}):
+                futures = [self.client.submit(function, c, *shared, retries=RETRIES, pure=False) for c in chunks]
+            number = {future.key: position for position, future in enumerate(futures)}
             return _in_order(((number[f.key], f.result()) for f in completed(futures)), len(chunks), done)
         except KilledWorker as error:
             raise ClusterFailed(
-                f"Dask workers died running a build task {RETRIES + 1} times (out of memory?): {error}"
+                f"Dask workers died running a build task, on every retry (killed? out of memory?): {error}"
             ) from error
         except (CancelledError, OSError, TimeoutError) as error:
             raise ClusterFailed(
                 f"the Dask cluster failed during the build ({type(error).__name__}: {error})"
             ) from error
-        finally:
-            self.client.cancel(futures)
 
     def scatter(self, value: Any) -> Any:
         try:
@@ -157,7 +160,8 @@ def dask_executor(address: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Ite
             client = Client(cluster, timeout=f"{timeout}s")
         else:
             client = Client(address, timeout=f"{timeout}s")
-    except (OSError, TimeoutError, RuntimeError) as error:  # RuntimeError: a local worker failed to start
+    # ValueError: not an address; RuntimeError: a local worker failed to start.
+    except (OSError, TimeoutError, RuntimeError, ValueError) as error:
         if cluster is not None:
             cluster.close()
         raise ClusterUnavailable(

@@ -9,8 +9,9 @@ against exact cosine is measured by ``bench/build.py`` and by the tests.
 
 The kernels (recommender/kernels.py) are compiled with numba and release the
 GIL, so row blocks run on all cores through a thread pool while sharing the
-matrix. They are imported only when a search runs: the web workers, which
-only look lists up, never load numba and its compiler (about 60 MB each).
+matrix, or on the workers of a Dask cluster (distributed.py), each with a
+copy. They are imported only when a search runs: the web workers, which only
+look lists up, never load numba and its compiler (about 60 MB each).
 """
 
 from __future__ import annotations
