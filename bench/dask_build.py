@@ -23,7 +23,7 @@ Where the cluster loses time (the ratio above 1 on one machine):
 On one machine the cluster can at best tie; it pays off only with more cores
 across machines than one machine has. Rerun:
 ``.venv/bin/python -m bench.dask_build [--size 100000] [--scheduler local:2] [--repeats 1]``;
-results go to ``bench/results/dask_build.json``. Corpora of 20,000 articles or
+results go to ``bench/results/dask_build.json`` (one entry per corpus and scheduler). Corpora of 20,000 articles or
 more are made by bench/synth.py from ../shared/corpora; when that is absent the
 benchmark says so and uses the bundled corpus, 500 copies at most of it.
 """
@@ -125,6 +125,16 @@ def load(size: int) -> tuple[Corpus, str]:
     return replace(corpus, articles=articles), f"bundled x{copies}"
 
 
+def save(result: dict[str, Any]) -> None:
+    """Keep one result per corpus and scheduler in bench/results/dask_build.json, the others as they were."""
+    path = RESULTS / "dask_build.json"
+    rows = json.loads(path.read_text()) if path.exists() else []
+    same = (result["corpus"], result["scheduler"])
+    rows = [row for row in rows if (row["corpus"], row["scheduler"]) != same] + [result]
+    RESULTS.mkdir(exist_ok=True)
+    path.write_text(json.dumps(rows, indent=2) + "\n")
+
+
 def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
@@ -154,8 +164,7 @@ def main() -> None:
         "ratio": {key: dask[key] / local[key] for key in local if local[key] > 0},
         "client_peak_mib": peak_mib(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "dask_build.json").write_text(json.dumps(result, indent=2) + "\n")
+    save(result)
     print(f"| stage | local s | {args.scheduler} s | ratio |\n|---|---|---|---|")
     for key in ("start_s", "vectorising_s", "neighbours_s", "scatter_s", "rest_s", "total_s"):
         ratio = f"{dask[key] / local[key]:.2f}" if local.get(key) else "-"
