@@ -17,8 +17,8 @@ Where the cluster loses time (the ratio above 1 on one machine):
   round trips and, on ``local:N``, TCP instead of pipes;
 - scatter: the matrix and the pruned postings are copied to every worker
   (``scatter_mib``), where threads share them for free;
-- memory: every worker holds its own copy (``worker_peak_mib``), where the
-  local search holds one.
+- memory: every worker holds its own copy (``worker_peak_mib``; ``worker_idle_mib``
+  is a worker before the build), where the local search holds one.
 
 On one machine the cluster can at best tie; it pays off only with more cores
 across machines than one machine has. Rerun:
@@ -78,6 +78,12 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def resident_mib() -> float:
+    """This process's resident memory now (Linux); on each worker before the build, for its baseline."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
 def timed_build(corpus: Corpus, executor: Executor | None) -> dict[str, float]:
     """One build's stage times, from its progress reports."""
     marks: dict[str, float] = {}
@@ -106,7 +112,9 @@ def dask_build(corpus: Corpus, scheduler: str) -> dict[str, float]:
     started = time.perf_counter()
     with dask_executor(scheduler, timeout=60) as executor:
         start_s = time.perf_counter() - started
+        idle = max(executor.client.run(resident_mib).values())
         run = timed_build(corpus, executor)
+        run["worker_idle_mib"] = idle
         run["worker_peak_mib"] = max(_worker_peaks(executor))
     return {"start_s": start_s, **run, "total_s": run["total_s"] + start_s}
 
@@ -169,7 +177,10 @@ def main() -> None:
     for key in ("start_s", "vectorising_s", "neighbours_s", "scatter_s", "rest_s", "total_s"):
         ratio = f"{dask[key] / local[key]:.2f}" if local.get(key) else "-"
         print(f"| {key[:-2]} | {local.get(key, 0.0):.1f} | {dask[key]:.1f} | {ratio} |")
-    print(f"scattered {dask['scatter_mib']:.0f} MiB to each worker; worker peak {dask['worker_peak_mib']:.0f} MiB")
+    print(
+        f"scattered {dask['scatter_mib']:.0f} MiB to each worker; worker peak {dask['worker_peak_mib']:.0f} MiB "
+        f"(idle {dask['worker_idle_mib']:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":
