@@ -22,12 +22,11 @@ from recommender.indexing.vectorize import vectorizer_idf, vectorizer_terms
 from recommender.serving.publish import current_dir
 from tests.conftest import BUNDLED_CORPUS
 
-pytest.importorskip("distributed")
-
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[DaskExecutor]:
     """A LocalCluster of two worker processes, closed when the module's tests are done."""
+    pytest.importorskip("distributed")  # the dask extra (make install installs it)
     with dask_executor("local:2", timeout=30) as executor:
         yield executor
     assert executor.client.status == "closed"
