@@ -14,7 +14,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,dask]'
 	touch $@
 
 # var/index is an index root: `recommender build --index-root var/index` publishes new versions into it
@@ -72,6 +72,7 @@ bench: install system-packages
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -qq wrk; \
 		else echo "wrk is missing: sudo apt-get install wrk" >&2; exit 1; fi; }
 	$(BIN)/python -m bench.build
+	$(BIN)/python -m bench.dask_build
 	$(BIN)/python -m bench.relevance
 	$(BIN)/python -m bench.recency
 	$(BIN)/python -m bench.add

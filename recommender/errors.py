@@ -6,6 +6,18 @@ from __future__ import annotations
 class RecommenderError(Exception):
     """Base class, so callers can catch everything this package raises on purpose."""
 
+    exit_status = 1  # the CLI's exit status for it
+
+
+class ClusterUnavailable(RecommenderError):
+    """A Dask build was asked for but cannot start (dask not installed, scheduler unreachable)."""
+
+    exit_status = 2  # like a usage error: nothing was tried
+
+
+class ClusterFailed(RecommenderError):
+    """The Dask cluster failed during a build (workers died, connection lost); nothing was published."""
+
 
 class CorpusError(RecommenderError, ValueError):
     """The corpus as a whole cannot be used (too many bad rows, none good, unreadable)."""

@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except RecommenderError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return error.exit_status
     except KeyboardInterrupt:
         print("interrupted; nothing was published", file=sys.stderr)
         return 130

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from recommender.cli.common import Progress, changes_path, quality_summary, repo
 from recommender.errors import RecommenderError
 from recommender.indexing.analysis import LANGUAGES
 from recommender.indexing.corpus import DEFAULT_MAX_BAD_FRACTION, load_corpus
+from recommender.indexing.distributed import DEFAULT_TIMEOUT_SECONDS, dask_executor
 from recommender.indexing.evaluate import evaluate, floor_costs, score_buckets
 from recommender.indexing.neighbours import SearchSettings
 from recommender.indexing.relevance import RelevanceSettings, parse_min_score
@@ -36,15 +38,19 @@ def build(args: argparse.Namespace) -> int:
         force=args.force,
         exported_at=args.exported_at,
     )
-    rebuilt = rebuild(
-        args.corpus,
-        index_root=args.index_root,
-        out=args.out,
-        changes_path=changes_path(args.index_root or args.out),
-        settings=settings,
-        progress=Progress(sys.stderr),
-        on_corpus_read=lambda corpus: report_problems(corpus.problems, sys.stderr),
-    )
+    # The cluster is reached before the corpus is read: an unreachable scheduler fails in seconds, not after.
+    cluster = dask_executor(args.dask_scheduler, args.dask_timeout) if args.dask_scheduler else nullcontext()
+    with cluster as executor:
+        rebuilt = rebuild(
+            args.corpus,
+            index_root=args.index_root,
+            out=args.out,
+            changes_path=changes_path(args.index_root or args.out),
+            settings=settings,
+            progress=Progress(sys.stderr),
+            on_corpus_read=lambda corpus: report_problems(corpus.problems, sys.stderr),
+            executor=executor,
+        )
     index = rebuilt.index
     if rebuilt.folded is not None:
         print(
@@ -169,6 +175,19 @@ def add_commands(commands: Commands) -> None:
         type=float,
         default=DEFAULT_MAX_BAD_FRACTION,
         help="refuse the corpus when more than this share of rows is bad (default 0.01)",
+    )
+    parser.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="vectorise and search on a dask.distributed cluster: its scheduler (tcp://host:8786), or local:N "
+        "for a cluster of N processes on this machine started and stopped with the build; needs the dask extra",
+    )
+    parser.add_argument(
+        "--dask-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"give up when the scheduler does not answer within this time (default {DEFAULT_TIMEOUT_SECONDS:g})",
     )
     parser.set_defaults(handler=build)
 

@@ -1,10 +1,11 @@
 """Term counts of a large corpus on every core: chunks analysed in worker processes, vocabularies merged.
 
 Analysing text (tokenising, stop words, stemming) is pure Python and holds the
-GIL, so threads would not help: joblib runs chunks of articles in worker
-processes, each returning its sparse term counts over its own vocabulary, and
-the parent merges the vocabularies, applies the document-frequency cut-offs and
-weights the counts exactly as scikit-learn's TfidfVectorizer would.
+GIL, so threads would not help: an executor (joblib worker processes, or the
+workers of a Dask cluster; see distributed.py) runs chunks of articles, each
+returning its sparse term counts over its own vocabulary, and the parent merges
+the vocabularies, applies the document-frequency cut-offs and weights the counts
+exactly as scikit-learn's TfidfVectorizer would.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
+
+from recommender.indexing.distributed import Executor
 
 Analyze = Callable[[str], list[str]]
 
@@ -63,14 +65,16 @@ def _merge(chunks: Sequence[Counts]) -> Counts:
 
 
 def count_in_parallel(
-    spaces: Sequence[Sequence[str]], analyzer: Analyze, jobs: int | None = None
+    spaces: Sequence[Sequence[str]], analyzer: Analyze, executor: Executor
 ) -> tuple[list[Counts], Counter[str]]:
-    """Each space's term counts over the whole corpus, and the surface words seen, on ``jobs`` processes."""
-    jobs = jobs or workers()
+    """Each space's term counts over the whole corpus, and the surface words seen, in the executor's chunks.
+
+    The result does not depend on how the corpus was cut: counts are integers and the merged vocabulary is sorted.
+    """
     count = len(spaces[0])
-    bounds = np.linspace(0, count, 4 * jobs + 1).astype(int)
+    bounds = np.linspace(0, count, 4 * executor.workers + 1).astype(int)
     tasks = [[texts[start:stop] for texts in spaces] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
-    results = Parallel(n_jobs=jobs)(delayed(_count_chunk)(task, analyzer) for task in tasks if len(task[0]))
+    results = executor.map_chunks(_count_chunk, [task for task in tasks if len(task[0])], analyzer)
     surface: Counter[str] = Counter()
     for _, seen in results:
         surface.update(seen)

@@ -21,15 +21,12 @@ from sklearn.pipeline import FeatureUnion
 
 from recommender.errors import UnknownArticle
 from recommender.indexing.corpus import Article, Corpus
+from recommender.indexing.distributed import Executor
 from recommender.indexing.neighbours import SearchSettings, search
 from recommender.indexing.relevance import RelevanceSettings, quality_report, resolve_floor
 from recommender.indexing.rerank import RerankSettings
 from recommender.indexing.teaser import teaser
-from recommender.indexing.vectorize import (
-    VectorizerSettings,
-    fit,
-    vocabulary_size,
-)
+from recommender.indexing.vectorize import PARALLEL_CORPUS, VectorizerSettings, fit, vocabulary_size
 
 EXCERPT_CHARS = 600
 
@@ -181,19 +178,24 @@ def build_index(
     relevance_settings: RelevanceSettings = RelevanceSettings(),
     exported_at: datetime | None = None,
     rerank_settings: RerankSettings = RerankSettings(),
+    *,
+    executor: Executor | None = None,
+    parallel_from: int = PARALLEL_CORPUS,
 ) -> Index:
     """Vectorise the corpus, find every article's neighbours and its relevance floor, all in memory.
 
     ``exported_at``: when the CMS export began (default: the corpus file's modification time). The day's
     changes made from then on are replayed on top of this index; older ones are in it already.
+    ``executor``: where the chunked work runs (e.g. a Dask cluster; default this machine's cores); corpora
+    of ``parallel_from`` articles or more are analysed in chunks. The index does not depend on either.
     """
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     report("vectorising", 0, len(corpus.articles))
-    fitted = fit(corpus.articles, vectorizer_settings)
+    fitted = fit(corpus.articles, vectorizer_settings, parallel_from=parallel_from, executor=executor)
     vectorizer, matrix = fitted.vectorizer, fitted.matrix
     report("vectorising", len(corpus.articles), len(corpus.articles))
-    lists = search(matrix, search_settings, lambda done, total: report("neighbours", done, total))
+    lists = search(matrix, search_settings, lambda done, total: report("neighbours", done, total), executor=executor)
     relevance = {**relevance_settings.to_dict(), **resolve_floor(matrix, relevance_settings)}
     records = [article_record(article) for article in corpus.articles]
     quality = quality_report(

@@ -1,7 +1,9 @@
 """The compiled inner loops of the neighbour search (see neighbours.py).
 
 numba compiles them on first use and caches the machine code beside this file;
-``nogil=True`` lets threads run them on every core at once.
+``nogil=True`` lets threads run them on every core at once. ``search_rows``
+writes a block's own output arrays (row ``start`` at 0), so that a block can run
+in a thread or on another machine and hand back only its rows.
 """
 
 import numba
@@ -85,10 +87,10 @@ def search_rows(
                 break
             doc = pool[a]
             if doc != row and exact[a] >= duplicate_threshold:
-                out_duplicates[row] += 1
+                out_duplicates[row - start] += 1
                 continue
             if doc == row or exact[a] <= 0.0:
                 continue
-            out_ids[row, filled] = doc
-            out_scores[row, filled] = exact[a]
+            out_ids[row - start, filled] = doc
+            out_scores[row - start, filled] = exact[a]
             filled += 1

@@ -9,20 +9,23 @@ against exact cosine is measured by ``bench/build.py`` and by the tests.
 
 The kernels (recommender/kernels.py) are compiled with numba and release the
 GIL, so row blocks run on all cores through a thread pool while sharing the
-matrix. They are imported only when a search runs: the web workers, which
-only look lists up, never load numba and its compiler (about 60 MB each).
+matrix, or on the workers of a Dask cluster (distributed.py), each with a
+copy. They are imported only when a search runs: the web workers, which only
+look lists up, never load numba and its compiler (about 60 MB each).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from scipy import sparse
+
+from recommender.indexing.distributed import Executor, ThreadExecutor
 
 ProgressCallback = Callable[[int, int], None]
 _BLOCK_ROWS = 1024
@@ -107,40 +110,80 @@ def search(
     settings: SearchSettings = SearchSettings(),
     progress: ProgressCallback | None = None,
     workers: int | None = None,
+    executor: Executor | None = None,
 ) -> NeighbourLists:
     """For every row, its ``settings.k`` most cosine-similar other rows.
 
     ``matrix``: (n_articles, n_terms) float32 CSR with L2-normalised rows.
     Memory grows with n_articles * k plus the matrix's non-zeros; no n x n
-    array is ever made.
+    array is ever made. Row blocks run on ``executor`` (default: a thread per
+    core here); the matrix and postings are scattered to it once, and every
+    block hands back its own rows, so the lists do not depend on where blocks ran.
     """
-    from recommender.indexing.kernels import search_rows
-
     matrix = sparse.csr_matrix(matrix, dtype=np.float32)
     matrix.sort_indices()
-    row_count, term_count = matrix.shape
-    ids = np.full((row_count, settings.k), -1, np.int32)
-    scores = np.zeros((row_count, settings.k), np.float32)
-    duplicates = np.zeros(row_count, np.int32)
-    indptr = matrix.indptr.astype(np.int64)
+    row_count = matrix.shape[0]
     with ThreadPoolExecutor(max_workers=workers or _workers()) as pool:
         postings = _pruned_postings(matrix, settings.posting_cap, pool)
-        blocks = [(start, min(row_count, start + _BLOCK_ROWS)) for start in range(0, row_count, _BLOCK_ROWS)]
-        jobs = {
-            pool.submit(
-                search_rows, start, stop, indptr, matrix.indices, matrix.data,
-                postings.indptr, postings.indices, postings.data, term_count,
-                settings.query_terms, settings.candidates, settings.duplicate_threshold, ids, scores, duplicates,
-            ): stop - start
-            for start, stop in blocks
-        }  # fmt: skip
+        shared = SearchData(
+            matrix.indptr.astype(np.int64), matrix.indices, matrix.data,
+            postings.indptr, postings.indices, postings.data, matrix.shape[1], settings,
+        )  # fmt: skip
+        runner = executor or ThreadExecutor(pool, workers or _workers())
+        # At most _BLOCK_ROWS rows a block, and at least four blocks a worker, so that all are kept busy.
+        size = max(1, min(_BLOCK_ROWS, -(-row_count // (4 * runner.workers))))
+        blocks = [(start, min(row_count, start + size)) for start in range(0, row_count, size)]
         done = 0
-        for job in as_completed(jobs):
-            job.result()
-            done += jobs[job]
+
+        def finished(block: int) -> None:
+            nonlocal done
+            done += blocks[block][1] - blocks[block][0]
             if progress is not None:
                 progress(done, row_count)
+
+        results = runner.map_chunks(search_block, blocks, runner.scatter(shared), done=finished)
+    if not results:
+        return NeighbourLists(
+            np.full((0, settings.k), -1, np.int32), np.zeros((0, settings.k), np.float32), np.zeros(0, np.int32)
+        )
+    ids, scores, duplicates = (np.concatenate(part) for part in zip(*results, strict=True))
     return NeighbourLists(ids, scores, duplicates)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchData:
+    """What every row block reads: the matrix's and the pruned postings' arrays, and the settings."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    post_indptr: np.ndarray
+    post_docs: np.ndarray
+    post_weights: np.ndarray
+    term_count: int
+    settings: SearchSettings
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.indptr, self.indices, self.data, self.post_indptr, self.post_docs, self.post_weights)
+        return sum(array.nbytes for array in arrays)
+
+
+def search_block(block: tuple[int, int], shared: SearchData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One block of rows' neighbour ids, scores and dropped duplicates (runs in a thread or on a Dask worker)."""
+    from recommender.indexing.kernels import search_rows
+
+    start, stop = block
+    settings = shared.settings
+    ids = np.full((stop - start, settings.k), -1, np.int32)
+    scores = np.zeros((stop - start, settings.k), np.float32)
+    duplicates = np.zeros(stop - start, np.int32)
+    search_rows(
+        start, stop, shared.indptr, shared.indices, shared.data,
+        shared.post_indptr, shared.post_docs, shared.post_weights, shared.term_count,
+        settings.query_terms, settings.candidates, settings.duplicate_threshold, ids, scores, duplicates,
+    )  # fmt: skip
+    return ids, scores, duplicates
 
 
 def exact_neighbours(

@@ -24,6 +24,7 @@ from recommender.errors import CorpusError
 from recommender.indexing.analysis import LANGUAGES, Analyzer
 from recommender.indexing.corpus import Article
 from recommender.indexing.counting import count_in_parallel, fit_counts, set_fitted, workers
+from recommender.indexing.distributed import Executor, ProcessExecutor
 
 # Corpora smaller than this are too small for document-frequency cut-offs:
 # with a handful of articles, min_df=2 or max_df=0.5 would remove most terms.
@@ -109,18 +110,19 @@ def fit(
     settings: VectorizerSettings,
     jobs: int | None = None,
     parallel_from: int = PARALLEL_CORPUS,
+    executor: Executor | None = None,
 ) -> FittedVectorizer:
     """Fit on the whole corpus, keeping the commonest surface form of every term for explanations.
 
-    Corpora of ``parallel_from`` articles or more are analysed on ``jobs`` processes (default: every
-    core), with the same result as one process.
+    Corpora of ``parallel_from`` articles or more are analysed in chunks by ``executor`` (default:
+    ``jobs`` local processes, every core), with the same result as one process.
     """
     vectorizer = make_vectorizer(settings, len(articles))
     analyzer = _analyzer(vectorizer)
     jobs = jobs or workers()
     try:
-        if jobs > 1 and len(articles) >= parallel_from:
-            matrix, counts = _fit_in_parallel(vectorizer, articles, jobs)
+        if (executor is not None or jobs > 1) and len(articles) >= parallel_from:
+            matrix, counts = _fit_in_parallel(vectorizer, articles, executor or ProcessExecutor(jobs))
         else:
             analyzer.surface_counts = Counter()
             matrix = vectorizer.fit_transform(articles)
@@ -137,11 +139,11 @@ def fit(
 
 
 def _fit_in_parallel(
-    vectorizer: FeatureUnion, articles: Sequence[Article], jobs: int
+    vectorizer: FeatureUnion, articles: Sequence[Article], executor: Executor
 ) -> tuple[sparse.csr_matrix, Counter[str]]:
-    """What ``vectorizer.fit_transform`` does, with the analysis spread over ``jobs`` processes."""
+    """What ``vectorizer.fit_transform`` does, with the analysis spread over the executor's workers."""
     texts = [full_texts(articles), titles(articles)]
-    counted, surface = count_in_parallel(texts, _analyzer(vectorizer), jobs)
+    counted, surface = count_in_parallel(texts, _analyzer(vectorizer), executor)
     weights = vectorizer.transformer_weights
     blocks = [
         fit_counts(step, counts) * weights[name]

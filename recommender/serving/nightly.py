@@ -15,6 +15,7 @@ from typing import Any
 
 from recommender.errors import IncompatibleIndex, TooManyBadRows
 from recommender.indexing.corpus import DEFAULT_MAX_BAD_FRACTION, Corpus, check_corpus, load_corpus
+from recommender.indexing.distributed import Executor
 from recommender.indexing.index import Index, build_index
 from recommender.indexing.neighbours import SearchSettings
 from recommender.indexing.relevance import RelevanceSettings
@@ -75,12 +76,14 @@ def rebuild(
     settings: RebuildSettings = RebuildSettings(),
     progress: Progress | None = None,
     on_corpus_read: Callable[[Corpus], None] | None = None,
+    executor: Executor | None = None,
 ) -> Rebuilt:
     """Build an index from the corpus and publish it under ``index_root`` (a new version) or to ``out``.
 
     Raises TooManyBadRows or PublishRefused, having written nothing, when the
     corpus or the index looks wrong and ``settings.force`` is off.
-    ``on_corpus_read`` sees the corpus (and its bad rows) before the long build starts.
+    ``on_corpus_read`` sees the corpus (and its bad rows) before the long build starts. ``executor``: where the
+    build's chunks run (a Dask cluster, see distributed.py); a cluster failure raises ClusterFailed, unpublished.
     """
     if (index_root is None) == (out is None):
         raise ValueError("give exactly one of index_root and out")
@@ -105,6 +108,7 @@ def rebuild(
         settings.relevance,
         settings.exported_at,
         settings.rerank,
+        executor=executor,
     )
     check_quality(index, _readable(read_quality, previous), settings.force)
     if index_root is not None:
