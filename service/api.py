@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 from collections import Counter
@@ -26,6 +27,7 @@ from recommender.popularity.events import (
 from recommender.popularity.views import DEFAULT_WINDOW, hour_of, is_bot
 from recommender.serving import boxes
 from recommender.serving.boxes import Item
+from recommender.serving.live import LiveIndex
 from recommender.serving.page import BoxSizes, page_boxes
 from recommender.serving.teasers import item_teaser
 from service.errors import error_response
@@ -84,6 +86,16 @@ def consulted_ranking() -> None:
     request.environ[USES_RANKING] = True
 
 
+def article_version(index: LiveIndex, article_id: str) -> str:
+    """What an article's lists are built from: the served version, and the editors' corrections of the
+    article, so that a CDN revalidating after a correction gets the new list, not a 304."""
+    curation = index.curation_of(article_id)
+    if not curation.pinned and not curation.blocked:
+        return index.version
+    digest = hashlib.sha1(json.dumps(curation.to_dict()).encode(), usedforsecurity=False).hexdigest()[:12]
+    return f"{index.version}.c{digest}"
+
+
 def popular_box(
     window: str, limit: int, section: str | None = None, shown: set[str] | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
@@ -117,7 +129,9 @@ def related(article_id: str) -> HttpResponse:
     items = more_like_this_box(article_id, limit)
     with_popular = any(item["reason"] == boxes.POPULAR for item in items)
     max_age = current_app.config["POPULAR_CACHE_MAX_AGE" if with_popular else "CACHE_MAX_AGE"]
-    return cacheable(jsonify(article_id=article_id, items=items), max_age, index.version, with_popular)
+    return cacheable(
+        jsonify(article_id=article_id, items=items), max_age, article_version(index, article_id), with_popular
+    )
 
 
 @blueprint.get("/api/v1/articles/<path:article_id>/related-by-tags")
@@ -127,7 +141,8 @@ def related_by_tags(article_id: str) -> HttpResponse:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     index = current_index()
     items = [tagged_item(item) for item in boxes.related_by_tags(index, article_id, limit)]
-    return cacheable(jsonify(article_id=article_id, items=items), current_app.config["CACHE_MAX_AGE"], index.version)
+    max_age = current_app.config["CACHE_MAX_AGE"]
+    return cacheable(jsonify(article_id=article_id, items=items), max_age, article_version(index, article_id))
 
 
 @blueprint.get("/api/v1/popular")

@@ -127,3 +127,20 @@ def test_lists_that_never_consulted_popular_outlive_its_refreshes(app) -> None:
     assert cache(app).hits == hits + 1  # reused: its answer does not depend on the ranking
     client.get("/api/v1/popular")
     assert cache(app).hits == hits + 1  # recomputed: it does
+
+
+def test_a_cdn_revalidating_after_a_correction_gets_the_corrected_list(app) -> None:
+    client = app.test_client()
+    path = "/api/v1/articles/football-1/related"
+    before = client.get(path)
+    etag = before.headers["ETag"]
+    blocked = before.get_json()["items"][0]["id"]
+    assert (
+        client.put("/api/v1/articles/football-1/curation", json={"blocked": [blocked]}, headers=AUTH).status_code == 200
+    )
+    revalidated = client.get(path, headers={"If-None-Match": etag})
+    assert revalidated.status_code == 200 and revalidated.headers["ETag"] != etag
+    assert blocked not in ids(revalidated)
+    assert client.get(path, headers={"If-None-Match": revalidated.headers["ETag"]}).status_code == 304
+    assert client.delete("/api/v1/articles/football-1/curation", headers=AUTH).status_code == 200
+    assert client.get(path).headers["ETag"] == etag  # the same list again, the same tag
