@@ -1,32 +1,40 @@
-"""Page-view ingestion under concurrent load, with every acknowledged view checked afterwards.
+"""Page-view ingestion under concurrent load: every acknowledged view checked, and what the load
+does to the page's one call.
 
-Serves the bundled corpus with gunicorn (2 gthread workers, SQLite store) on
-loopback and offers page views from 8 other processes at ``--rate`` per second
-for ``--seconds`` (article popularity follows the real, skewed click counts of
-MIND's ``popularity.tsv`` when ../shared is present, else a Zipf law). It
-reports the events per second acknowledged, errors, and whether the counts in
-the database equal the acknowledged views after a graceful stop; the latency of
-``/recommendations`` during that load against the same requests on the idle
-server (the baseline of the same run); and, in a second run, how many
-acknowledged views a SIGKILL of the whole server loses, against the bound of one
-flush interval.
+Serves the bundled corpus with gunicorn (2 gthread workers, the production config, SQLite store) on
+loopback. Article popularity follows the real, skewed click counts of MIND's ``popularity.tsv`` when
+../shared is present, else a Zipf law. Three measurements, in one run:
 
-Rerun: ``.venv/bin/python -m bench.events [--rate 2000] [--seconds 20]``;
+1. **Counting** (graceful): 8 other processes offer views at ``--rate`` per second for
+   ``--seconds``; after a graceful stop the counts in the database must equal the acknowledged
+   views, article by article.
+2. **SIGKILL** of the whole server mid-load: how many acknowledged views are lost, against the bound
+   of one flush interval.
+3. **Latency**: ``/recommendations`` of successive articles, 20 a second over one keep-alive
+   connection (as a site's backend calls it), first on the idle server, then while wrk posts
+   ``--rate`` views per second (``bench.harness.wrk_views``: C, so the load itself takes little of
+   the 2 cores; the Python senders of 1. take about one core and reach about 1,500 a second). The
+   same is measured against the floor (``bench/floor.py``: the very bytes of those answers, and an
+   empty 202 for each view, under the same gunicorn config), alternating, ``--rounds`` times: the
+   floor's figures are what gunicorn, loopback and the load cost on this machine by themselves.
+
+Rerun: ``.venv/bin/python -m bench.events [--rate 2000] [--seconds 20] [--rounds 3]``;
 results also go to ``bench/results/events.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import shutil
 import statistics
 import tempfile
-import threading
 import time
 import urllib.parse
 from pathlib import Path
 
-from bench.harness import get_json, gunicorn, integrity, offered_views, stored_views
+from bench.harness import capture, gunicorn, integrity, offered_views, stored_views, wrk_views
 from recommender.indexing.corpus import load_corpus
 from recommender.indexing.index import build_index
 from recommender.indexing.storage import save_index
@@ -55,43 +63,44 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def latencies(base: str, article_ids: list[str], stop: threading.Event, limit: float, per_second: float = 20):
-    """/recommendations of successive articles at a light steady rate, in milliseconds."""
+def probe(base: str, article_ids: list[str], seconds: float, per_second: float = 20) -> tuple[list[float], int]:
+    """/recommendations of successive articles over one keep-alive connection at a light steady rate:
+    latencies in milliseconds, and the answers that were not 200."""
+    connection = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]), timeout=5)
     measured: list[float] = []
     errors = 0
     started = time.monotonic()
-    while not stop.is_set() and time.monotonic() - started < limit:
-        article_id = urllib.parse.quote(article_ids[len(measured) % len(article_ids)], safe="")
-        before = time.perf_counter()
-        try:
-            status, _ = get_json(f"{base}/api/v1/articles/{article_id}/recommendations")
-        except OSError:
-            status = 0
-        measured.append((time.perf_counter() - before) * 1000)
-        errors += status != 200
-        time.sleep(max(0.0, 1 / per_second - (time.perf_counter() - before)))
+    try:
+        while time.monotonic() - started < seconds:
+            article_id = urllib.parse.quote(article_ids[len(measured) % len(article_ids)], safe="")
+            before = time.perf_counter()
+            try:
+                connection.request("GET", f"/api/v1/articles/{article_id}/recommendations")
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                status = 0
+                connection.close()
+            measured.append((time.perf_counter() - before) * 1000)
+            errors += status != 200
+            time.sleep(max(0.0, 1 / per_second - (time.perf_counter() - before)))
+    finally:
+        connection.close()
     return measured, errors
 
 
-def run(index: Path, workdir: Path, article_ids: list[str], weights: list[float], args, kill: bool) -> dict:
+def counting(index: Path, workdir: Path, article_ids: list[str], weights: list[float], args, kill: bool) -> dict:
+    """Views from Python processes, each acknowledged one accounted for after a graceful stop or a SIGKILL."""
     database = workdir / "views.sqlite3"
     with gunicorn(index, workdir, RECOMMENDER_POPULARITY_FLUSH_SECONDS=str(FLUSH_SECONDS)) as server:
-        idle, _ = latencies(server.base, article_ids, threading.Event(), limit=5)
-        loaded: list = []
-        stop = threading.Event()
-        probe = threading.Thread(
-            target=lambda: loaded.extend([latencies(server.base, article_ids, stop, args.seconds)])
-        )
         killed_after = None
         with offered_views(server.base, article_ids, weights, args.rate, args.seconds) as load:
             load_started = time.monotonic()
-            probe.start()
             if kill:
                 time.sleep(args.seconds / 2)
                 server.kill()
                 killed_after = time.monotonic() - load_started  # views were acknowledged until then
-            probe.join()
-            stop.set()
         if not kill:
             time.sleep(2 * FLUSH_SECONDS)
     acknowledged = sum(load.acknowledged.values())
@@ -108,52 +117,94 @@ def run(index: Path, workdir: Path, article_ids: list[str], weights: list[float]
     }
     if kill:
         # At most the views of the last flush interval, plus the time one flush takes, may be lost.
-        result |= {
+        return result | {
             "lost": acknowledged - sum(stored.values()),
             "bound": round(acknowledged / seconds * (FLUSH_SECONDS + 0.5)),
             "over_counted": sum((stored - load.acknowledged).values()),
         }
-    else:
-        measured, probe_errors = loaded[0]
-        result |= {
-            "per_article_mismatches": sum(
-                1 for a in set(stored) | set(load.acknowledged) if stored[a] != load.acknowledged[a]
-            ),
-            "recommendations_idle_p50_ms": round(statistics.median(idle), 2),
-            "recommendations_idle_p99_ms": round(percentile(idle, 0.99), 2),
-            "recommendations_loaded_p50_ms": round(statistics.median(measured), 2),
-            "recommendations_loaded_p99_ms": round(percentile(measured, 0.99), 2),
-            "recommendations_errors": probe_errors,
-        }
-        result["p50_ratio_loaded_to_idle"] = round(
-            result["recommendations_loaded_p50_ms"] / result["recommendations_idle_p50_ms"], 2
-        )
-    return result
+    return result | {
+        "per_article_mismatches": sum(
+            1 for a in set(stored) | set(load.acknowledged) if stored[a] != load.acknowledged[a]
+        ),
+    }
+
+
+def latency(index: Path, workdir: Path, article_ids: list[str], weights: list[float], args, floor: Path | None) -> dict:
+    """/recommendations idle, then under wrk's views, against the service or (``floor``) its bytes replayed."""
+    app = "bench.floor:make_app()" if floor else "service:create_app()"
+    with gunicorn(index, workdir, app=app, FLOOR_RESPONSES=str(floor or "")) as server:
+        idle, _ = probe(server.base, article_ids, 5)
+        with wrk_views(server.base, article_ids, weights, args.rate, args.seconds + 2, workdir) as views:
+            time.sleep(1)  # the load is under way
+            loaded, errors = probe(server.base, article_ids, args.seconds)
+    return {
+        "idle_p50_ms": round(statistics.median(idle), 2),
+        "idle_p99_ms": round(percentile(idle, 0.99), 2),
+        "loaded_p50_ms": round(statistics.median(loaded), 2),
+        "loaded_p99_ms": round(percentile(loaded, 0.99), 2),
+        "requests": len(loaded),
+        "errors": errors,
+        "views_per_s": views.summary["requests_per_second"],
+        "views_not_2xx": views.summary["non_2xx"],
+    }
+
+
+def latency_rounds(index: Path, scratch: Path, article_ids: list[str], weights: list[float], args) -> dict:
+    """Floor and service alternately, ``args.rounds`` times; the median of each figure."""
+    quoted = [urllib.parse.quote(article_id, safe="") for article_id in article_ids]
+    paths = [f"/api/v1/articles/{article_id}/recommendations" for article_id in quoted]
+    capture_dir = scratch / "capture"
+    capture_dir.mkdir()
+    with gunicorn(index, capture_dir) as server:
+        floor = scratch / "floor.json"
+        floor.write_text(json.dumps(capture(server.base, paths)))
+    runs: dict[str, list[dict]] = {"floor": [], "service": []}
+    for number in range(args.rounds):
+        for side in runs:
+            workdir = scratch / f"latency-{side}-{number}"
+            workdir.mkdir()
+            runs[side].append(latency(index, workdir, article_ids, weights, args, floor if side == "floor" else None))
+            print(side, json.dumps(runs[side][-1]), flush=True)
+    medians = {
+        side: {key: statistics.median(run[key] for run in measured) for key in measured[0]}
+        for side, measured in runs.items()
+    }
+    return {"scenario": "latency", "rounds": runs, "median": medians}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=2000, help="views offered per second (default 2000)")
-    parser.add_argument("--seconds", type=float, default=20, help="length of the load (default 20)")
+    parser.add_argument("--seconds", type=float, default=20, help="length of each load (default 20)")
+    parser.add_argument("--rounds", type=int, default=3, help="latency rounds of floor and service (default 3)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        index = save_index(build_index(load_corpus(REPO / "corpus" / "wikinews.jsonl")), Path(scratch) / "index")
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    with tempfile.TemporaryDirectory() as temporary:
+        scratch = Path(temporary)
+        index = save_index(build_index(load_corpus(REPO / "corpus" / "wikinews.jsonl")), scratch / "index")
         article_ids = [json.loads(line)["id"] for line in (index / "articles.jsonl").read_text().splitlines()]
         weights, source = view_weights(len(article_ids))
         article_ids = article_ids[: len(weights)]
         results = []
         for kill in (False, True):
-            workdir = Path(scratch) / ("killed" if kill else "graceful")
+            workdir = scratch / ("killed" if kill else "graceful")
             workdir.mkdir()
-            results.append(run(index, workdir, article_ids, weights, args, kill))
+            results.append(counting(index, workdir, article_ids, weights, args, kill))
+        latencies = latency_rounds(index, scratch, article_ids, weights, args)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "events.json").write_text(json.dumps({"weights": source, "runs": results}, indent=2) + "\n")
+    report = {"weights": source, "runs": results, "latency": latencies}
+    (RESULTS / "events.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"views weighted by {source}; 2 gunicorn gthread workers, SQLite, flush every {FLUSH_SECONDS}s\n")
     for result in results:
         print(f"### {result['scenario']}\n\n| measure | value |\n|---|---|")
         for key, value in result.items():
             print(f"| {key} | {value} |")
         print()
+    print(f"### /recommendations, idle and under {args.rate:g} views/s (median of {args.rounds} rounds)\n")
+    print("| measure | floor | service |\n|---|---|---|")
+    for key in latencies["median"]["service"]:
+        print(f"| {key} | {latencies['median']['floor'][key]} | {latencies['median']['service'][key]} |")
 
 
 if __name__ == "__main__":

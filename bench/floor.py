@@ -35,9 +35,8 @@ def make_app() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
             environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             status, headers, body = accepted
         else:
-            path = environ["PATH_INFO"]
-            query = environ.get("QUERY_STRING")
-            status, headers, body = responses.get(f"{path}?{query}" if query else path, not_found)
+            # As the client wrote it (gunicorn's RAW_URI): PATH_INFO is decoded, the captured paths are not.
+            status, headers, body = responses.get(environ.get("RAW_URI") or environ["PATH_INFO"], not_found)
         start_response(status, headers)
         return [body]
 

@@ -11,8 +11,9 @@ For each gunicorn config (the production one, ``deploy/gunicorn.conf.py``: gthre
 workers with the access log; then without the access log; then sync workers) it
 alternates floor and service, ``--rounds`` times, and reports the median req/s,
 p50 and p99 of each, and the service's share of the floor. The last block repeats
-``/recommendations`` with the production config while other processes post
-2,000 page views per second to the same server (as ``bench/events.py`` does).
+``/recommendations`` with the production config while a second wrk posts 2,000 page
+views per second, each from a simulated reader of its own, to the same server (the floor
+accepts them with an empty 202; ``bench/events.py`` uses the same load).
 
 Rerun: ``.venv/bin/python -m bench.serve [--seconds 10] [--rounds 2]``; results go to
 ``bench/results/serve.json``.
@@ -22,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 import urllib.parse
 import urllib.request
@@ -33,7 +32,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from bench.harness import gunicorn, offered_views
+from bench.harness import capture, gunicorn, wrk, wrk_views
 from recommender.indexing.corpus import Corpus, load_corpus
 from recommender.indexing.index import build_index
 from recommender.indexing.storage import save_index
@@ -42,7 +41,6 @@ REPO = Path(__file__).resolve().parent.parent
 BBC = REPO.parent / "shared" / "corpora" / "bbc" / "articles.jsonl"
 BUNDLED = REPO / "corpus" / "wikinews.jsonl"
 RESULTS = Path(__file__).resolve().parent / "results"
-SKIPPED_HEADERS = {"date", "server", "connection", "transfer-encoding", "keep-alive"}
 CONFIGS = {
     "production (gthread, access log)": {"worker_class": "gthread", "access_log": True},
     "gthread, no access log": {"worker_class": "gthread", "access_log": False},
@@ -57,7 +55,6 @@ request = function()
   return wrk.format("GET", paths[position])
 end
 """
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def corpus(articles: int) -> tuple[Corpus, str]:
@@ -65,47 +62,6 @@ def corpus(articles: int) -> tuple[Corpus, str]:
         loaded = load_corpus(BBC, max_bad_fraction=1.0)
         return Corpus(loaded.articles[:articles], loaded.problems, loaded.checksum, articles, loaded.path), "BBC"
     return load_corpus(BUNDLED), "bundled Wikinews (../shared absent)"
-
-
-def capture(base: str, paths: list[str]) -> dict[str, Any]:
-    """What the service answers for each path: status, headers, body, for the floor to replay."""
-    captured = {}
-    for path in paths:
-        with urllib.request.urlopen(base + path, timeout=10) as response:
-            headers = [(k, v) for k, v in response.getheaders() if k.lower() not in SKIPPED_HEADERS]
-            captured[path] = [f"{response.status} {response.reason}", headers, response.read().decode()]
-    return captured
-
-
-def wrk(base: str, paths_file: Path, script: Path, seconds: int, connections: int) -> dict[str, float]:
-    command = [
-        "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base,
-    ]  # fmt: skip
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 60, check=True, env={"WRK_PATHS": str(paths_file)}
-    )
-    output = done.stdout
-    throughput = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if throughput is None:
-        raise RuntimeError(f"wrk printed no throughput: {output}")
-    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", output, re.MULTILINE))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: (.*)", output)
-    return {
-        "requests_per_second": float(throughput.group(1)),
-        "p50_ms": _milliseconds(latency["50"]),
-        "p99_ms": _milliseconds(latency["99"]),
-        "non_2xx": int(errors.group(1)) if errors else 0,
-        "socket_errors": 0 if socket_errors is None else 1,
-    }
-
-
-def _milliseconds(value: str) -> float:
-    parsed = re.fullmatch(r"([\d.]+)([a-z]+)", value)
-    if parsed is None:
-        raise RuntimeError(f"not a wrk latency: {value!r}")
-    number, unit = parsed.groups()
-    return float(number) * UNITS[unit]
 
 
 def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -124,14 +80,15 @@ def measure(
         access_log=config["access_log"],
         FLOOR_RESPONSES=str(floor_file or ""),
     ) as server:
-        wrk(server.base, next(iter(endpoints.values())), script, 2, args.connections)  # warm up
+        wrk(server.base, script, 2, args.connections, {"WRK_PATHS": str(next(iter(endpoints.values())))})  # warm up
         results = {}
         for endpoint, paths_file in endpoints.items():
             views = (
-                offered_views(server.base, ids, [1.0] * len(ids), args.views_rate, args.seconds + 3, 4) if ids else None
+                wrk_views(server.base, ids, [1.0] * len(ids), args.views_rate, args.seconds + 3, work) if ids else None
             )
             with views if views is not None else nullcontext():
-                results[endpoint] = wrk(server.base, paths_file, script, args.seconds, args.connections)
+                env = {"WRK_PATHS": str(paths_file)}
+                results[endpoint] = wrk(server.base, script, args.seconds, args.connections, env)
         return results
 
 
