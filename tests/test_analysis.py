@@ -11,6 +11,8 @@ import pytest
 from recommender.cli import main
 from recommender.indexing.analysis import LANGUAGES, Analyzer
 from recommender.indexing.corpus import Article, load_corpus
+from recommender.indexing.distributed import ProcessExecutor
+from recommender.indexing.index import build_index
 from recommender.indexing.storage import load_index
 from recommender.indexing.vectorize import VectorizerSettings, fit, transform
 from recommender.serving.publish import current_dir
@@ -101,3 +103,22 @@ def test_analysis_in_worker_processes_gives_the_same_vectoriser() -> None:
     assert abs(serial.matrix - parallel.matrix).max() < 1e-6
     new = articles[:5]
     assert abs(transform(serial.vectorizer, new) - transform(parallel.vectorizer, new)).max() < 1e-6
+
+
+def test_a_build_reports_the_analysis_chunk_by_chunk() -> None:
+    """On a million articles vectorising takes minutes: the progress line must move, with its ETA."""
+    corpus = load_corpus(BUNDLED_CORPUS)
+    total = len(corpus.articles)
+    heard: list[tuple[int, int]] = []
+
+    def progress(stage: str, done: int, count: int) -> None:
+        if stage == "vectorising":
+            heard.append((done, count))
+
+    build_index(corpus, progress=progress, executor=ProcessExecutor(2), parallel_from=0)
+    done = [value for value, _ in heard]
+    assert all(count == total for _, count in heard)
+    assert done == sorted(done) and done[0] == 0 and done[-1] == total
+    between = [value for value in done if 0 < value < total]
+    assert len(between) == 8  # four chunks per worker, each heard as it finishes
+    assert done.count(total) == 1  # 100% only once the merge and the weighting are done too

@@ -65,16 +65,29 @@ def _merge(chunks: Sequence[Counts]) -> Counts:
 
 
 def count_in_parallel(
-    spaces: Sequence[Sequence[str]], analyzer: Analyze, executor: Executor
+    spaces: Sequence[Sequence[str]],
+    analyzer: Analyze,
+    executor: Executor,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Counts], Counter[str]]:
     """Each space's term counts over the whole corpus, and the surface words seen, in the executor's chunks.
 
     The result does not depend on how the corpus was cut: counts are integers and the merged vocabulary is sorted.
+    ``progress(analysed, total)`` hears of each finished chunk: on a million articles the analysis takes minutes.
     """
     count = len(spaces[0])
     bounds = np.linspace(0, count, 4 * executor.workers + 1).astype(int)
     tasks = [[texts[start:stop] for texts in spaces] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
-    results = executor.map_chunks(_count_chunk, [task for task in tasks if len(task[0])], analyzer)
+    tasks = [task for task in tasks if len(task[0])]
+    analysed = 0
+
+    def finished(number: int) -> None:
+        nonlocal analysed
+        analysed += len(tasks[number][0])
+        if progress is not None:
+            progress(analysed, count)
+
+    results = executor.map_chunks(_count_chunk, tasks, analyzer, done=finished)
     surface: Counter[str] = Counter()
     for _, seen in results:
         surface.update(seen)

@@ -191,10 +191,18 @@ def build_index(
     """
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
-    report("vectorising", 0, len(corpus.articles))
-    fitted = fit(corpus.articles, vectorizer_settings, parallel_from=parallel_from, executor=executor)
+    total = len(corpus.articles)
+    report("vectorising", 0, total)
+    fitted = fit(
+        corpus.articles,
+        vectorizer_settings,
+        parallel_from=parallel_from,
+        executor=executor,
+        # The merge and the weighting follow the last chunk: the stage is at 100% when they are done.
+        progress=lambda analysed, _: report("vectorising", min(analysed, total - 1), total),
+    )
     vectorizer, matrix = fitted.vectorizer, fitted.matrix
-    report("vectorising", len(corpus.articles), len(corpus.articles))
+    report("vectorising", total, total)
     lists = search(matrix, search_settings, lambda done, total: report("neighbours", done, total), executor=executor)
     relevance = {**relevance_settings.to_dict(), **resolve_floor(matrix, relevance_settings)}
     records = [article_record(article) for article in corpus.articles]

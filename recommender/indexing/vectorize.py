@@ -10,7 +10,7 @@ analysed per language (``analysis``). The settings are the ones
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -111,18 +111,20 @@ def fit(
     jobs: int | None = None,
     parallel_from: int = PARALLEL_CORPUS,
     executor: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FittedVectorizer:
     """Fit on the whole corpus, keeping the commonest surface form of every term for explanations.
 
     Corpora of ``parallel_from`` articles or more are analysed in chunks by ``executor`` (default:
-    ``jobs`` local processes, every core), with the same result as one process.
+    ``jobs`` local processes, every core), with the same result as one process; ``progress(analysed,
+    total)`` hears of each chunk analysed.
     """
     vectorizer = make_vectorizer(settings, len(articles))
     analyzer = _analyzer(vectorizer)
     jobs = jobs or workers()
     try:
         if (executor is not None or jobs > 1) and len(articles) >= parallel_from:
-            matrix, counts = _fit_in_parallel(vectorizer, articles, executor or ProcessExecutor(jobs))
+            matrix, counts = _fit_in_parallel(vectorizer, articles, executor or ProcessExecutor(jobs), progress)
         else:
             analyzer.surface_counts = Counter()
             matrix = vectorizer.fit_transform(articles)
@@ -139,11 +141,14 @@ def fit(
 
 
 def _fit_in_parallel(
-    vectorizer: FeatureUnion, articles: Sequence[Article], executor: Executor
+    vectorizer: FeatureUnion,
+    articles: Sequence[Article],
+    executor: Executor,
+    progress: Callable[[int, int], None] | None,
 ) -> tuple[sparse.csr_matrix, Counter[str]]:
     """What ``vectorizer.fit_transform`` does, with the analysis spread over the executor's workers."""
     texts = [full_texts(articles), titles(articles)]
-    counted, surface = count_in_parallel(texts, _analyzer(vectorizer), executor)
+    counted, surface = count_in_parallel(texts, _analyzer(vectorizer), executor, progress)
     weights = vectorizer.transformer_weights
     blocks = [
         fit_counts(step, counts) * weights[name]
