@@ -37,6 +37,11 @@ keepalive = 5
 # GUNICORN_ACCESS_LOG=off turns it off (bench/serve.py measures what it costs).
 accesslog = None if os.environ.get("GUNICORN_ACCESS_LOG") == "off" else "-"
 errorlog = "-"
+# gunicorn 25.1+ serves a control socket for `gunicornc` at one path per user ($XDG_RUNTIME_DIR or
+# ~/.gunicorn/gunicorn.ctl), from a thread of the master that is stopped and restarted around every
+# fork of a worker. Nothing here uses it, and every instance on one host (blue/green, the tests, the
+# benchmarks) would take that one path over from the others: off.
+control_socket_disable = True
 
 METRICS_DIR_PREFIX = "recommender-metrics-"
 
