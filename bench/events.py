@@ -13,7 +13,7 @@ loopback. Article popularity follows the real, skewed click counts of MIND's ``p
 3. **Latency**: ``/recommendations`` of successive articles, 20 a second over one keep-alive
    connection (as a site's backend calls it), first on the idle server, then while wrk posts
    ``--rate`` views per second (``bench.harness.wrk_views``: C, so the load itself takes little of
-   the 2 cores; the Python senders of 1. take about one core and reach about 1,500 a second). The
+   the 2 cores; the Python senders of 1. take about a core and reach 1,100 to 1,800 a second). The
    same is measured against the floor (``bench/floor.py``: the very bytes of those answers, and an
    empty 202 for each view, under the same gunicorn config), alternating, ``--rounds`` times: the
    floor's figures are what gunicorn, loopback and the load cost on this machine by themselves.

@@ -369,7 +369,7 @@ def wrk_views(
     delay = connections * 1000 / rate
     for _ in range(3):  # the answer time grows with the load: settle on the delay that gives the rate
         trial = wrk(base, script, CALIBRATION_SECONDS, connections, env | {"WRK_DELAY_MS": f"{delay:.3f}"})
-        answer_ms = max(0.0, connections * 1000 / trial["requests_per_second"] - delay)
+        answer_ms = max(0.0, connections * 1000 / max(trial["requests_per_second"], 1.0) - delay)
         delay = max(0.0, connections * 1000 / rate - answer_ms)
         if abs(trial["requests_per_second"] - rate) < 0.05 * rate:
             break
