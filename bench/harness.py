@@ -27,6 +27,9 @@ from typing import Any
 
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+SKIPPED_HEADERS = {"date", "server", "connection", "transfer-encoding", "keep-alive"}  # not replayed by the floor
+WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+CALIBRATION_SECONDS = 2  # each of wrk_views' short runs that set its pace
 
 
 def free_port() -> int:
@@ -246,9 +249,6 @@ def integrity(database: Path) -> str:
         connection.close()
 
 
-SKIPPED_HEADERS = {"date", "server", "connection", "transfer-encoding", "keep-alive"}
-WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-CALIBRATION_SECONDS = 2
 # wrk posting page views: each of its two threads walks its own half of a file of prepared events
 # ("address<TAB>body" lines, one simulated reader each), pausing WRK_DELAY_MS after each response.
 VIEWS_SCRIPT = """
