@@ -10,6 +10,7 @@ from recommender.indexing.corpus import Article, load_corpus
 from recommender.indexing.index import build_index
 from recommender.indexing.storage import MANIFEST, load_index, save_index
 from recommender.indexing.vectorize import transform
+from tests.conftest import BUNDLED_CORPUS
 
 
 def is_memory_mapped(array: np.ndarray) -> bool:
@@ -28,6 +29,20 @@ def test_saved_index_loads_memory_mapped_with_the_same_lists(small_corpus: Path,
     assert loaded.version == built.version
     for article in built.articles:
         assert loaded.related(article["id"], 10) == built.related(article["id"], 10)
+
+
+def test_text_that_python_takes_for_line_ends_survives_save_and_load(tmp_path: Path) -> None:
+    """Records are JSON Lines written with ensure_ascii=False: a title holding U+2028 (copied from a
+    web page) or U+0085 is one line to JSON, but str.splitlines() used to cut it, and the index did not load."""
+    rows = [json.loads(line) for line in BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()[:60]]
+    rows[3]["title"] = "Minister resigns\u2028after the vote"
+    rows[4]["title"] = "Next\u0085line, and a paragraph\u2029separator"
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    loaded = load_index(save_index(build_index(load_corpus(corpus)), tmp_path / "index"))
+    assert len(loaded) == 60
+    assert loaded.article(rows[3]["id"])["title"] == rows[3]["title"]
+    assert loaded.article(rows[4]["id"])["title"] == rows[4]["title"]
 
 
 def test_manifest_describes_the_build(small_index: Path, small_corpus: Path) -> None:
