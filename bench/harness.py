@@ -67,14 +67,19 @@ def gunicorn(
     worker_class: str = "gthread",
     app: str = "service:create_app()",
     access_log: bool = True,
+    boot_seconds: float = 60,
     **environment: str,
 ) -> Iterator[Server]:
-    """The real app (or ``app``) under gunicorn with the production config, on a free loopback port."""
+    """The real app (or ``app``) under gunicorn with the production config, on a free loopback port.
+
+    ``boot_seconds``: how long a worker may take to load the index (a million articles take more than the
+    config's 30-second worker timeout) and the server to answer."""
     port = free_port()
     binary = Path(sys.executable).parent / "gunicorn"
     command = [
         str(binary), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-        "--worker-class", worker_class, "--threads", "4", *(["--access-logfile", "-"] if access_log else []), app,
+        "--worker-class", worker_class, "--threads", "4", *(["--access-logfile", "-"] if access_log else []),
+        *(["--timeout", str(round(boot_seconds))] if boot_seconds > 30 else []), app,
     ]  # fmt: skip
     env = {
         **os.environ,
@@ -91,7 +96,7 @@ def gunicorn(
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=sink, start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + boot_seconds
         while True:
             try:
                 urllib.request.urlopen(f"{server.base}/healthz", timeout=5).close()
