@@ -20,6 +20,7 @@ def test_build_writes_an_index_and_ends_with_a_summary(
     index = load_index(tmp_path / "index")
     assert out.strip().splitlines()[-1].startswith(f"published index {index.version}: 14 articles, 0 bad rows")
     assert "neighbours: 14/14 (100%)" in err  # plain log lines when not on a terminal
+    assert "reading (MB): 1/1 (100%)" in err  # the corpus's reading is a stage too
 
 
 def test_build_names_bad_rows_and_still_builds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -94,3 +94,19 @@ def test_missing_file_fails(tmp_path: Path) -> None:
 def test_parse_article_keeps_optional_fields_optional() -> None:
     article = parse_article({**GOOD, "section": None, "published_at": "2026-11-25T09:00:00Z"})
     assert article.section is None and article.published_at == "2026-11-25T09:00:00Z"
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_reading_reports_its_progress_in_bytes_of_the_file(tmp_path: Path, compressed: bool) -> None:
+    """A million articles take a minute to read: the build's first stage must move too."""
+    rows = [{"id": f"a{n}", "title": f"Title {n}", "body": f"Body number {n} of the corpus."} for n in range(25_000)]
+    lines = "".join(json.dumps(row) + "\n" for row in rows).encode()
+    path = tmp_path / ("corpus.jsonl.gz" if compressed else "corpus.jsonl")
+    path.write_bytes(gzip.compress(lines) if compressed else lines)
+    heard: list[tuple[int, int]] = []
+    corpus = load_corpus(path, progress=lambda done, total: heard.append((done, total)))
+    assert len(corpus.articles) == 25_000
+    size = path.stat().st_size
+    assert all(total == size for _, total in heard)
+    done = [value for value, _ in heard]
+    assert len(done) == 3 and done == sorted(done) and 0 < done[0] < size and done[-1] == size  # 10,000 rows apart

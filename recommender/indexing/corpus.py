@@ -12,16 +12,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from recommender.errors import CorpusError, TooManyBadRows
 from recommender.validation import check_unicode
 
 DEFAULT_MAX_BAD_FRACTION = 0.01
+PROGRESS_ROWS = 10_000  # rows between two reports of the reading's progress
 _OPTIONAL_TEXT_FIELDS = ("url", "section", "image_url")
 # Longest value of each field, in characters: generous for any news article (the longest body in the
 # shared corpora is 104,182 characters), small enough that one row cannot swell the index or a response.
@@ -113,25 +114,33 @@ def parse_article(row: object) -> Article:
     return Article(**values)
 
 
-def _open_binary(path: Path) -> BinaryIO:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes like BinaryIO
-    return path.open("rb")
-
-
-def _numbered_rows(path: Path, digest: Any) -> Iterator[tuple[int, bytes]]:
-    with _open_binary(path) as stream:
+def _numbered_rows(
+    path: Path, digest: Any, progress: Callable[[int, int], None] | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """Rows with their line numbers; ``progress(bytes read, file size)`` every 10,000 rows (for a .gz, the
+    bytes of the compressed file)."""
+    total = path.stat().st_size
+    with path.open("rb") as file, gzip.open(file, "rb") if path.suffix == ".gz" else file as stream:
         for number, raw in enumerate(stream, start=1):
             digest.update(raw)
             yield number, raw
+            if progress is not None and number % PROGRESS_ROWS == 0:
+                progress(file.tell(), total)
+    if progress is not None:
+        progress(total, total)
 
 
-def load_corpus(path: str | Path, max_bad_fraction: float | None = DEFAULT_MAX_BAD_FRACTION) -> Corpus:
+def load_corpus(
+    path: str | Path,
+    max_bad_fraction: float | None = DEFAULT_MAX_BAD_FRACTION,
+    progress: Callable[[int, int], None] | None = None,
+) -> Corpus:
     """Read a ``.jsonl`` or ``.jsonl.gz`` corpus, skipping and reporting bad rows.
 
     Raises CorpusError when the file is unreadable, holds no good article, or more
     than ``max_bad_fraction`` of its rows are bad: a build from such an export
-    would publish a broken index.
+    would publish a broken index. ``progress(bytes read, file size)``: a million
+    articles take a minute to read.
     """
     path = Path(path)
     if not path.is_file():
@@ -142,7 +151,7 @@ def load_corpus(path: str | Path, max_bad_fraction: float | None = DEFAULT_MAX_B
     first_line_of: dict[str, int] = {}
     rows = 0
     try:
-        for number, raw in _numbered_rows(path, digest):
+        for number, raw in _numbered_rows(path, digest, progress):
             if not raw.strip():
                 continue
             rows += 1

@@ -67,6 +67,18 @@ class Rebuilt:
     folded: Folded | None
 
 
+def _reading(progress: Progress | None) -> Callable[[int, int], None] | None:
+    """The corpus's reading as a stage of the build's progress, in megabytes."""
+    if progress is None:
+        return None
+    stage = progress
+
+    def megabytes(count: int) -> int:
+        return -(-count // 2**20)  # rounded up, so that a whole small file reads as done
+
+    return lambda done, total: stage("reading (MB)", megabytes(done), megabytes(total))
+
+
 def rebuild(
     corpus_path: str | Path,
     *,
@@ -91,7 +103,7 @@ def rebuild(
     assert target is not None
     if out is not None:
         _check_out(out)
-    corpus = load_corpus(corpus_path, max_bad_fraction=None)
+    corpus = load_corpus(corpus_path, max_bad_fraction=None, progress=_reading(progress))
     if on_corpus_read is not None:
         on_corpus_read(corpus)
     try:
