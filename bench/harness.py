@@ -10,6 +10,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import random
 import re
 import signal
 import socket
@@ -355,8 +356,6 @@ def wrk_views(
     no rate option: each connection waits a delay after each answer, and the delay is set from short
     runs that measure the answer time, so that connections / (answer time + delay) = rate.
     """
-    import random
-
     rng = random.Random(0)
     script = workdir / "views.lua"
     script.write_text(VIEWS_SCRIPT)

@@ -191,18 +191,18 @@ def build_index(
     """
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
-    total = len(corpus.articles)
-    report("vectorising", 0, total)
+    article_count = len(corpus.articles)
+    report("vectorising", 0, article_count)
     fitted = fit(
         corpus.articles,
         vectorizer_settings,
         parallel_from=parallel_from,
         executor=executor,
         # The merge and the weighting follow the last chunk: the stage is at 100% when they are done.
-        progress=lambda analysed, _: report("vectorising", min(analysed, total - 1), total),
+        progress=lambda analysed, _: report("vectorising", min(analysed, article_count - 1), article_count),
     )
     vectorizer, matrix = fitted.vectorizer, fitted.matrix
-    report("vectorising", total, total)
+    report("vectorising", article_count, article_count)
     lists = search(matrix, search_settings, lambda done, total: report("neighbours", done, total), executor=executor)
     relevance = {**relevance_settings.to_dict(), **resolve_floor(matrix, relevance_settings)}
     records = [article_record(article) for article in corpus.articles]
