@@ -138,8 +138,6 @@ def _offer_views(port: int, article_ids: Sequence[str], weights: Sequence[float]
     IPv6 documentation prefix in X-Forwarded-For, so the per-client rate limit sees readers, not
     one flooding client) with a visitor id of its own, so every acknowledged view counts once.
     """
-    import random
-
     rng = random.Random(seed)
     start.wait()  # every process is up: the clock starts for all of them at once
     acknowledged: Counter = Counter()
