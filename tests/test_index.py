@@ -45,6 +45,14 @@ def test_text_that_python_takes_for_line_ends_survives_save_and_load(tmp_path: P
     assert loaded.article(rows[4]["id"])["title"] == rows[4]["title"]
 
 
+def test_records_parsed_block_by_block_load_whole_and_in_order(tmp_path: Path) -> None:
+    """The records file is parsed a block of lines at a time; the bundled corpus's spans several blocks."""
+    built = build_index(load_corpus(BUNDLED_CORPUS))
+    directory = save_index(built, tmp_path / "index")
+    assert (directory / "articles.jsonl").stat().st_size > 256 * 1024  # more than one block
+    assert load_index(directory).articles == built.articles
+
+
 def test_manifest_describes_the_build(small_index: Path, small_corpus: Path) -> None:
     manifest = json.loads((small_index / MANIFEST).read_text())
     assert manifest["article_count"] == 14
