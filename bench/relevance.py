@@ -5,6 +5,8 @@ For each corpus with sections (BBC, Reuters-21578, MIND), in one run:
 - ``unstemmed, no floor``: the analysis and lists before issue 8 (no stemming, no news stop
   words, every top-5 neighbour shown as similar), the baseline;
 - ``stemmed, no floor``: today's analysis with the floor off (``min_score=0``);
+- ``auto floor, any words``: the default floor without the shared-words test;
+- ``auto floor, N+ shared words``: the floor with the test at other values;
 - ``default``: today's analysis, the default floor and the fill, as the API serves it.
 
 Per setting: the share of "similar" items from another section (items whose article has a
@@ -33,17 +35,20 @@ RESULTS = Path(__file__).resolve().parent / "results"
 LABELED = ("bbc", "reuters21578", "mind-sample")
 BOX = 5
 SETTINGS = {
-    "unstemmed, no floor": (VectorizerSettings(stemming=False, news_stop_words=False), 0.0),
-    "stemmed, no floor": (VectorizerSettings(), 0.0),
-    "default": (VectorizerSettings(), None),
+    "unstemmed, no floor": (VectorizerSettings(stemming=False, news_stop_words=False), 0.0, RelevanceSettings()),
+    "stemmed, no floor": (VectorizerSettings(), 0.0, RelevanceSettings()),
+    "auto floor, any words": (VectorizerSettings(), None, RelevanceSettings(min_shared_words=0.0)),
+    "auto floor, 2+ shared words": (VectorizerSettings(), None, RelevanceSettings(min_shared_words=2.0)),
+    "auto floor, 3+ shared words": (VectorizerSettings(), None, RelevanceSettings(min_shared_words=3.0)),
+    "default": (VectorizerSettings(), None, RelevanceSettings()),
 }
 
 
 def measure(name: str) -> list[dict[str, object]]:
     corpus = load_corpus(SHARED_CORPORA / name / "articles.jsonl", max_bad_fraction=1.0)
     rows = []
-    for setting, (vectorizer, min_score) in SETTINGS.items():
-        live = LiveIndex(build_index(corpus, vectorizer, relevance_settings=RelevanceSettings()))
+    for setting, (vectorizer, min_score, relevance) in SETTINGS.items():
+        live = LiveIndex(build_index(corpus, vectorizer, relevance_settings=relevance))
         floor = live.floor if min_score is None else min_score
         other = judged = hits = similar = shown = without = pages = 0
         for article in corpus.articles:

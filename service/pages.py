@@ -116,7 +116,9 @@ def preview_article(article_id: str) -> str | tuple[str, int]:
         return [(item, why(item.article["id"]) if item.reason == boxes.SIMILAR else []) for item in items]
 
     # What the floor kept out: editors see the near misses and why they scored what they did.
-    below = [(n, why(n.article["id"])) for n in index.related(article_id, PREVIEW_ITEMS) if n.score < index.floor]
+    neighbours = index.related(article_id, PREVIEW_ITEMS)
+    thin = boxes.thin_matches(index, article_id, neighbours)
+    below = [(n, why(n.article["id"])) for n, t in zip(neighbours, thin, strict=True) if n.score < index.floor or t]
     return render_template(
         "preview.html",
         article=article,
@@ -131,6 +133,7 @@ def preview_article(article_id: str) -> str | tuple[str, int]:
         teaser_of=item_teaser,
         below_floor=below,
         floor=index.floor,
+        min_shared_words=index.min_shared_words,
         window=window,
         windows=list(WINDOWS),
         version=index.version,

@@ -32,7 +32,7 @@ def build(args: argparse.Namespace) -> int:
     settings = RebuildSettings(
         vectorizer=VectorizerSettings(language=args.language),
         search=SearchSettings(k=args.k),
-        relevance=RelevanceSettings(min_score=args.min_score),
+        relevance=RelevanceSettings(min_score=args.min_score, min_shared_words=args.min_shared_words),
         rerank=_rerank_settings(args),
         max_bad_fraction=args.max_bad_fraction,
         force=args.force,
@@ -92,15 +92,15 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if ours.neighbours is None:
         return 0
     sections = [article.section for article in corpus.articles]
-    ids, scores = ours.neighbours
+    ids, scores, words = ours.neighbours
     print(f"same-section precision of the top {args.k} by score (items whose article has a section)")
     for bucket in score_buckets(ids, scores, sections, args.k):
         span = f"{bucket.low:.2f}-{bucket.high:.2f}"
         print(f"  {span}  {bucket.items:>7} items  {bucket.share:6.1%}  {bucket.precision:.3f}")
     print("what each floor costs: similar items kept, their precision, articles with a full box and with none")
-    for cost in floor_costs(ids, scores, sections, args.k, ours.chance_level):
+    for cost in floor_costs(ids, scores, words, sections, args.k, ours.chance_level):
         print(
-            f"  {cost.name:<22} {cost.floor:.3f}  kept {cost.kept:6.1%}  precision {cost.precision:.3f}  "
+            f"  {cost.name:<28} {cost.floor:.3f}  kept {cost.kept:6.1%}  precision {cost.precision:.3f}  "
             f"other section {cost.other_section:6.1%}  full {cost.full:6.1%}  none {cost.none:6.1%}"
         )
     return 0
@@ -112,6 +112,16 @@ def _exported_at(raw: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {raw!r}") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _min_shared_words(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"--min-shared-words must be a number from 0, got {raw!r}")
+    return value
 
 
 def _min_score(raw: str) -> float | str:
@@ -169,6 +179,13 @@ def add_commands(commands: Commands) -> None:
         default=RelevanceSettings().min_score,
         help="relevance floor: a number from 0 to 1, or auto (the higher of 0.2 and the corpus's chance level; "
         "the default)",
+    )
+    parser.add_argument(
+        "--min-shared-words",
+        type=_min_shared_words,
+        default=RelevanceSettings().min_shared_words,
+        help="a similar item's score must rest on at least this many shared words; 0 turns the test off "
+        f"(default {RelevanceSettings().min_shared_words:g})",
     )
     parser.add_argument(
         "--max-bad-fraction",

@@ -16,12 +16,13 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recommender.indexing.corpus import Article
-from recommender.indexing.neighbours import SearchSettings, top_neighbours
-from recommender.indexing.relevance import RelevanceSettings, chance_level
+from recommender.indexing.neighbours import SearchSettings, search, top_neighbours
+from recommender.indexing.relevance import RelevanceSettings, chance_level, similar_mask
 from recommender.indexing.vectorize import VectorizerSettings, fit_vectorizer, full_texts
 
 SCORE_EDGES = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40, 1.01)
 FIXED_FLOORS = (0.10, 0.15, 0.20, 0.25, 0.30)
+SHARED_WORDS = (2.0, 2.5, 3.0, 4.0)  # candidate values of min_shared_words, on top of the auto floor
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,7 @@ class Evaluation:
     name: str
     precision: float
     articles: int
-    neighbours: tuple[np.ndarray, np.ndarray] | None = None  # (ids, scores) of the lists evaluated
+    neighbours: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (ids, scores, shared words) evaluated
     chance_level: float = 0.0
 
 
@@ -83,19 +84,24 @@ def score_buckets(
 def floor_costs(
     ids: np.ndarray,
     scores: np.ndarray,
+    words: np.ndarray,
     sections: Sequence[str | None],
     k: int,
     chance: float,
     settings: RelevanceSettings = RelevanceSettings(),
 ) -> list[FloorCost]:
-    """Candidate floors (none, fixed ones, and the corpus-adaptive default) and what each costs."""
+    """Candidate floors (none, fixed ones, the corpus-adaptive one, and that with a number of shared words
+    required) and what each costs."""
     top_scores, same, judged, listed = _judged(ids, scores, sections, k)
-    candidates = [("no floor", 0.0)] + [(f"fixed {floor:.2f}", floor) for floor in FIXED_FLOORS]
-    candidates += [(f"chance level q{settings.noise_quantile * 100:g}", chance)]
-    candidates += [("auto (max of both)", max(settings.absolute_floor, chance))]
+    auto = max(settings.absolute_floor, chance)
+    candidates = [("no floor", 0.0, 0.0)] + [(f"fixed {floor:.2f}", floor, 0.0) for floor in FIXED_FLOORS]
+    candidates += [(f"chance level q{settings.noise_quantile * 100:g}", chance, 0.0)]
+    candidates += [("auto (max of both)", auto, 0.0)]
+    candidates += [(f"auto, {words:g}+ shared words", auto, words) for words in SHARED_WORDS]
+    rows = np.asarray([row for row, section in enumerate(sections) if section], dtype=np.int64)
     costs = []
-    for name, floor in candidates:
-        passing = top_scores >= floor
+    for name, floor, min_words in candidates:
+        passing = similar_mask(ids[rows, :k], scores[rows, :k], words[rows, :k], floor, min_words)
         kept = judged & passing
         precision = float(same[kept].mean()) if kept.any() else 0.0
         per_article = (listed & passing).sum(axis=1)
@@ -145,20 +151,21 @@ def evaluate(
 ) -> list[Evaluation]:
     """precision@k for the given settings, the default TfidfVectorizer and random lists."""
     sections = [article.section for article in articles]
-    search = SearchSettings(k=max(k, 1))
+    search_settings = SearchSettings(k=max(k, 1))
     _, matrix = fit_vectorizer(articles, settings)
-    ours, our_scores = top_neighbours(matrix, search)
+    lists = search(matrix, search_settings)
     relevance = RelevanceSettings()
     chance = chance_level(matrix, relevance.noise_quantile, relevance.noise_pairs)
     plain = TfidfVectorizer(dtype=np.float32).fit_transform(full_texts(articles))
-    baseline, _ = top_neighbours(plain.tocsr(), search)
+    baseline, _ = top_neighbours(plain.tocsr(), search_settings)
     results = []
     for name, ids in (
-        ("project settings", ours),
+        ("project settings", lists.ids),
         ("TfidfVectorizer() defaults", baseline),
         ("random", _random_neighbours(len(articles), k, seed)),
     ):
         precision, evaluated = precision_at_k(ids, sections, k)
         results.append(Evaluation(name, precision, evaluated))
-    results[0] = Evaluation(results[0].name, results[0].precision, results[0].articles, (ours, our_scores), chance)
+    ours = (lists.ids, lists.scores, lists.shared_words)
+    results[0] = Evaluation(results[0].name, results[0].precision, results[0].articles, ours, chance)
     return results

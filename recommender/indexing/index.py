@@ -112,6 +112,11 @@ class Index:
         """The relevance floor this index was built with: a neighbour below it is not "similar"."""
         return float(self.manifest["relevance"]["floor"])
 
+    @property
+    def min_shared_words(self) -> float:
+        """How many words a similar item's cosine must rest on; 0 (off) for an index built before the test."""
+        return float(self.manifest["relevance"].get("min_shared_words", 0.0))
+
     @cached_property
     def words(self) -> list[str]:
         """Column number -> readable word of the TF-IDF matrix (read on first use, like the vectoriser)."""
@@ -207,7 +212,13 @@ def build_index(
     relevance = {**relevance_settings.to_dict(), **resolve_floor(matrix, relevance_settings)}
     records = [article_record(article) for article in corpus.articles]
     quality = quality_report(
-        lists.ids, lists.scores, lists.duplicates, [record["id"] for record in records], relevance["floor"]
+        lists.ids,
+        lists.scores,
+        lists.shared_words,
+        lists.duplicates,
+        [record["id"] for record in records],
+        relevance["floor"],
+        relevance_settings.min_shared_words,
     )
     built_at = datetime.now(UTC).replace(microsecond=0)
     manifest = {

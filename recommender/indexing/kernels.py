@@ -32,7 +32,7 @@ def search_rows(
     start: int, stop: int, indptr: Array, indices: Array, data: Array,
     post_indptr: Array, post_docs: Array, post_weights: Array,
     term_count: int, query_terms: int, candidates: int, duplicate_threshold: float,
-    out_ids: Array, out_scores: Array, out_duplicates: Array,
+    out_ids: Array, out_scores: Array, out_duplicates: Array, out_words: Array,
 ) -> None:  # fmt: skip
     row_count = indptr.size - 1
     k = out_ids.shape[1]
@@ -72,12 +72,17 @@ def search_rows(
         for p in range(begin, end):
             query[indices[p]] = data[p]
         exact = np.empty(pool.size, np.float32)
+        squares = np.empty(pool.size, np.float32)
         for a in range(pool.size):
             doc = pool[a]
             total = 0.0
+            total_squares = 0.0
             for p in range(indptr[doc], indptr[doc + 1]):
-                total += data[p] * query[indices[p]]
+                product = data[p] * query[indices[p]]
+                total += product
+                total_squares += product * product
             exact[a] = total
+            squares[a] = total_squares
         for p in range(begin, end):
             query[indices[p]] = 0.0
         order = np.argsort(-exact, kind="mergesort")
@@ -93,4 +98,5 @@ def search_rows(
                 continue
             out_ids[row - start, filled] = doc
             out_scores[row - start, filled] = exact[a]
+            out_words[row - start, filled] = exact[a] * exact[a] / squares[a]
             filled += 1

@@ -92,6 +92,8 @@ class NeighbourLists:
     ids: np.ndarray  # (n_articles, k) int32 row numbers, padded with -1
     scores: np.ndarray  # (n_articles, k) float32 cosines, padded with 0
     duplicates: np.ndarray  # (n_articles,) int32: rows at or above the duplicate threshold, dropped
+    # (n_articles, k) float32: how many words each cosine rests on (relevance.shared_words), padded with 0
+    shared_words: np.ndarray
 
 
 def top_neighbours(
@@ -143,11 +145,10 @@ def search(
 
         results = runner.map_chunks(search_block, blocks, runner.scatter(shared), done=finished)
     if not results:
-        return NeighbourLists(
-            np.full((0, settings.k), -1, np.int32), np.zeros((0, settings.k), np.float32), np.zeros(0, np.int32)
-        )
-    ids, scores, duplicates = (np.concatenate(part) for part in zip(*results, strict=True))
-    return NeighbourLists(ids, scores, duplicates)
+        empty = np.zeros((0, settings.k), np.float32)
+        return NeighbourLists(np.full((0, settings.k), -1, np.int32), empty, np.zeros(0, np.int32), empty)
+    ids, scores, duplicates, words = (np.concatenate(part) for part in zip(*results, strict=True))
+    return NeighbourLists(ids, scores, duplicates, words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +170,9 @@ class SearchData:
         return sum(array.nbytes for array in arrays)
 
 
-def search_block(block: tuple[int, int], shared: SearchData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One block of rows' neighbour ids, scores and dropped duplicates (runs in a thread or on a Dask worker)."""
+def search_block(block: tuple[int, int], shared: SearchData) -> tuple[np.ndarray, ...]:
+    """One block of rows' neighbour ids, scores, dropped duplicates and shared words (runs in a thread or on a
+    Dask worker)."""
     from recommender.indexing.kernels import search_rows
 
     start, stop = block
@@ -178,12 +180,13 @@ def search_block(block: tuple[int, int], shared: SearchData) -> tuple[np.ndarray
     ids = np.full((stop - start, settings.k), -1, np.int32)
     scores = np.zeros((stop - start, settings.k), np.float32)
     duplicates = np.zeros(stop - start, np.int32)
+    words = np.zeros((stop - start, settings.k), np.float32)
     search_rows(
         start, stop, shared.indptr, shared.indices, shared.data,
         shared.post_indptr, shared.post_docs, shared.post_weights, shared.term_count,
-        settings.query_terms, settings.candidates, settings.duplicate_threshold, ids, scores, duplicates,
+        settings.query_terms, settings.candidates, settings.duplicate_threshold, ids, scores, duplicates, words,
     )  # fmt: skip
-    return ids, scores, duplicates
+    return ids, scores, duplicates, words
 
 
 def exact_neighbours(

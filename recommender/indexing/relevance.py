@@ -4,8 +4,12 @@ A cosine means different things in different corpora: templated wire briefs
 share boilerplate, so two unrelated ones can score 0.3, while two unrelated
 feature articles score under 0.1. The floor is therefore the higher of a fixed
 minimum and the corpus's own chance level: a high quantile of the cosine
-between random pairs of its articles, which are almost all unrelated. How the
-defaults were chosen is in the README ("Relevance floor").
+between random pairs of its articles, which are almost all unrelated.
+
+A score alone also hides what it rests on: two short texts that share one rare
+name score high while being about different things. An item is therefore
+similar only when its cosine also rests on enough shared words (see
+``shared_words``). How the defaults were chosen is in the README ("Relevance floor").
 """
 
 from __future__ import annotations
@@ -27,18 +31,22 @@ MIN_ARTICLES_FOR_CHANCE_LEVEL = 1000
 @dataclass(frozen=True, slots=True)
 class RelevanceSettings:
     """``min_score``: a fixed floor from 0 to 1, or ``"auto"`` (the higher of ``absolute_floor`` and the
-    corpus's chance level, the ``noise_quantile`` of random-pair cosines)."""
+    corpus's chance level, the ``noise_quantile`` of random-pair cosines). ``min_shared_words``: how many
+    words a similar item's cosine must rest on (``shared_words``); 0 turns that test off."""
 
     min_score: float | str = AUTO
     absolute_floor: float = 0.2
     noise_quantile: float = 0.995
     noise_pairs: int = 200_000
+    min_shared_words: float = 2.5
 
     def __post_init__(self) -> None:
         if self.min_score != AUTO and not (
             isinstance(self.min_score, int | float) and 0.0 <= float(self.min_score) <= 1.0
         ):
             raise ValueError(f"min_score must be a number from 0 to 1 or {AUTO!r}, got {self.min_score!r}")
+        if not (isinstance(self.min_shared_words, int | float) and 0.0 <= self.min_shared_words < float("inf")):
+            raise ValueError(f"min_shared_words must be a number from 0, got {self.min_shared_words!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,10 +87,25 @@ def resolve_floor(matrix: sparse.csr_matrix, settings: RelevanceSettings) -> dic
     return {"floor": round(max(settings.absolute_floor, noise), 4), "chance_level": round(noise, 4)}
 
 
-def similar_count(scores: np.ndarray, ids: np.ndarray, floor: float) -> np.ndarray:
-    """Per row, how many listed neighbours reach the floor (lists are sorted, best first)."""
-    counts: np.ndarray = np.count_nonzero((ids >= 0) & (scores >= floor), axis=1)
-    return counts
+def shared_words(page: sparse.csr_matrix, candidates: sparse.csr_matrix) -> np.ndarray:
+    """How many words each candidate's cosine with the page rests on.
+
+    The cosine is a sum of one product per shared word; this is (sum)^2 / sum of
+    squares of those products: 1 when one word carries the whole score, n when
+    n words carry equal parts. ``page``: one L2-normalised row; ``candidates``: rows.
+    """
+    total = np.asarray((candidates @ page.T).todense()).ravel()
+    squares = np.asarray((candidates.power(2) @ page.power(2).T).todense()).ravel()
+    words: np.ndarray = np.divide(total * total, squares, out=np.zeros_like(total, dtype=np.float64), where=squares > 0)
+    return words
+
+
+def similar_mask(
+    ids: np.ndarray, scores: np.ndarray, words: np.ndarray, floor: float, min_shared_words: float
+) -> np.ndarray:
+    """Which listed neighbours count as similar: at or above the floor, on enough shared words."""
+    mask: np.ndarray = (ids >= 0) & (scores >= floor) & (words >= min_shared_words)
+    return mask
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float]:
@@ -95,9 +118,11 @@ def _percentiles(values: np.ndarray) -> dict[str, float]:
 def quality_report(
     ids: np.ndarray,
     scores: np.ndarray,
+    words: np.ndarray,
     duplicates: np.ndarray,
     article_ids: Sequence[str],
     floor: float,
+    min_shared_words: float,
     shown: int = 5,
     hubs: int = 20,
 ) -> dict[str, Any]:
@@ -107,14 +132,17 @@ def quality_report(
     first ``shown`` similar items of another article.
     """
     count = len(article_ids)
-    similar = similar_count(scores, ids, floor)
-    box = (ids[:, :shown] >= 0) & (scores[:, :shown] >= floor)
-    listed = Counter(ids[:, :shown][box].tolist())
+    similar_items = similar_mask(ids, scores, words, floor, min_shared_words)
+    similar = np.count_nonzero(similar_items, axis=1)
+    # The box shows the first ``shown`` similar items, wherever they are in the list.
+    box = similar_items & (np.cumsum(similar_items, axis=1) <= shown)
+    listed = Counter(ids[box].tolist())
     first = scores[:, 0][ids[:, 0] >= 0] if ids.shape[1] else np.empty(0)
     fifth = scores[:, shown - 1][ids[:, shown - 1] >= 0] if ids.shape[1] >= shown else np.empty(0)
     share = (lambda n: round(n / count, 4)) if count else (lambda n: 0.0)
     return {
         "floor": floor,
+        "min_shared_words": min_shared_words,
         "articles": count,
         "box_size": shown,
         "with_full_box": share(int(np.count_nonzero(similar >= shown))),

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from scipy import sparse
 
 from recommender.indexing.index import Neighbour, published_timestamp
+from recommender.indexing.relevance import shared_words
 from recommender.indexing.rerank import Candidate, RerankSettings, rerank
 from recommender.indexing.tags import TagIndex, sharing_tags
 from recommender.popularity.rankings import Ranked
@@ -57,6 +58,8 @@ class ServedIndex(Protocol):
     def newest_first(self) -> Sequence[Article]: ...
     @property
     def floor(self) -> float: ...
+    @property
+    def min_shared_words(self) -> float: ...
     @property
     def rerank_settings(self) -> RerankSettings: ...
 
@@ -140,6 +143,10 @@ def _similar_items(
 ) -> list[Item]:
     wanted = limit + len(shown)
     neighbours = index.related(article_id, candidates_per_item * wanted, min_score)
+    if min_score > 0.0:  # the floor is on: a cosine resting on one or two words is not similarity
+        neighbours = [
+            n for n, thin in zip(neighbours, thin_matches(index, article_id, neighbours), strict=True) if not thin
+        ]
     candidates = [
         Candidate(n.article["id"], n.score, index.published_timestamp(n.article["id"]), n.article)
         for n in neighbours
@@ -147,6 +154,14 @@ def _similar_items(
     ]
     ranked = rerank(index.published_timestamp(article_id), candidates, index.vectors, settings, limit)
     return [Item(c.payload, SIMILAR, round(c.score, 4)) for c in ranked]
+
+
+def thin_matches(index: ServedIndex, article_id: str, neighbours: Sequence[Neighbour]) -> list[bool]:
+    """Per neighbour, whether its cosine rests on fewer words than the index's ``min_shared_words``."""
+    if not neighbours or index.min_shared_words <= 0.0:
+        return [False] * len(neighbours)
+    rows = index.vectors([article_id] + [n.article["id"] for n in neighbours])
+    return [bool(words < index.min_shared_words) for words in shared_words(rows[0], rows[1:])]
 
 
 def more_like_this(

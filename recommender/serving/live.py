@@ -62,6 +62,10 @@ class LiveIndex:
         return self.base.floor
 
     @property
+    def min_shared_words(self) -> float:
+        return self.base.min_shared_words
+
+    @property
     def rerank_settings(self) -> RerankSettings:
         return self.base.rerank_settings
 
