@@ -10,6 +10,7 @@ from recommender.errors import UnknownArticle
 from recommender.indexing.corpus import parse_article
 from recommender.popularity.clicks import GROUPS, parse_group, report
 from recommender.popularity.views import WINDOWS, hour_of
+from recommender.serving import boxes
 from recommender.serving.curation import parse_curation
 from recommender.validation import InvalidJSON, decode_json
 from service.auth import admin_token, presents_token
@@ -57,7 +58,9 @@ def put_article(article_id: str) -> Response:
     holder.changes.put(article)  # type: ignore[union-attr]
     holder.refresh()
     live = current_index()
-    related = [{"id": n.article["id"], "score": round(n.score, 4)} for n in live.related(article_id, 5, live.floor)]
+    above = live.related(article_id, 5 * boxes.CANDIDATES_PER_ITEM, live.floor)
+    similar = [n for n, thin in zip(above, boxes.thin_matches(live, article_id, above), strict=True) if not thin]
+    related = [{"id": n.article["id"], "score": round(n.score, 4)} for n in similar[:5]]
     response = jsonify(
         article_id=article_id, status="updated" if existed else "created", related=related, worker_pid=os.getpid()
     )

@@ -310,3 +310,17 @@ def test_a_bad_min_shared_words_at_build_time_exits_2(tmp_path: Path, value: str
         main(["build", "--corpus", str(BUNDLED_CORPUS), "--out", str(tmp_path / "index"), "--min-shared-words", value])
     assert exit_info.value.code == 2 and "--min-shared-words" in capsys.readouterr().err
     assert not (tmp_path / "index").exists()
+
+
+def test_an_article_added_during_the_day_is_held_to_the_shared_words_test(make_app: AppFactory, tmp_path: Path) -> None:
+    rows = one_name_apart()
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", [row for row in rows if row["id"] != "court-1"])
+    assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "index")]) == 0
+    app = make_app(tmp_path / "index", tmp_path, CLOCK=FakeClock(), RECOMMENDER_ADMIN_TOKEN="t" * 32)
+    client = app.test_client()
+    court = next(row for row in rows if row["id"] == "court-1")
+    response = client.put("/api/v1/articles/court-1", json=court, headers={"Authorization": f"Bearer {'t' * 32}"})
+    assert response.status_code == 201 and "gardening-1" not in [item["id"] for item in response.get_json()["related"]]
+    assert items(client, "court-1", "min_score=0&fill=none")[0]["id"] == "gardening-1"
+    assert "gardening-1" not in [item["id"] for item in items(client, "court-1", "fill=none")]
+    assert "court-1" not in [item["id"] for item in items(client, "gardening-1", "fill=none")]
