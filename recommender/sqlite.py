@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 BUSY_TIMEOUT_SECONDS = 30  # another process's write transaction is waited for, not failed on
@@ -15,9 +16,34 @@ def connect(path: Path, schema: str = "", *, durable: bool = True) -> sqlite3.Co
     a commit survives a killed process but not a power cut, at a fraction of the cost (page-view counts)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    if not durable:
-        db.execute("PRAGMA synchronous=NORMAL")
-    if schema:
-        db.executescript(schema)
+    try:
+        _set_up(db, schema, durable)
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+def _set_up(db: sqlite3.Connection, schema: str, durable: bool) -> None:
+    """WAL mode and the schema, retried while another process does the same to a new file.
+
+    Switching a new file to WAL takes an exclusive lock, and SQLite answers "database is locked" at
+    once, without its busy timeout, to the other processes that try it at that moment: gunicorn's
+    workers all open the store as they boot, and one of them failing to boot stops the server.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            if not durable:
+                db.execute("PRAGMA synchronous=NORMAL")
+            if schema:
+                db.executescript(schema)
+            return
+        except sqlite3.OperationalError as error:
+            locked = "locked" in str(error) or "busy" in str(error)
+            if not locked or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)  # a retry's back-off, not a wait for a condition
+        pause = min(pause * 2, 0.2)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,3 +199,29 @@ def test_the_flusher_retries_until_the_store_is_back(
     finally:
         recorder.close()
         store.close()
+
+
+def _open_store(path: Path, start: Any, outcomes: Any) -> None:
+    start.wait()
+    try:
+        SQLiteStore(path).close()
+        outcomes.put("ok")
+    except Exception as error:  # reported to the test, which names it
+        outcomes.put(repr(error))
+
+
+def test_workers_booting_together_all_open_a_new_store(tmp_path: Path) -> None:
+    """gunicorn's workers open the page-view store as they boot: switching a new file to WAL made some of
+    them fail at once with "database is locked", and a worker that fails to boot stops the server."""
+    context = multiprocessing.get_context("fork")
+    failures = []
+    for trial in range(30):
+        path = tmp_path / f"views-{trial}.sqlite3"
+        start, outcomes = context.Barrier(6), context.Queue()
+        workers = [context.Process(target=_open_store, args=(path, start, outcomes)) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        failures += [outcome for outcome in (outcomes.get(timeout=60) for _ in workers) if outcome != "ok"]
+        for worker in workers:
+            worker.join(timeout=60)
+    assert failures == []
