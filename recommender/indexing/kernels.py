@@ -37,7 +37,7 @@ def search_rows(
     row_count = indptr.size - 1
     k = out_ids.shape[1]
     partial = np.zeros(row_count, np.float32)
-    touched = np.empty(row_count, np.int32)
+    touched = np.empty(row_count + 1, np.int32)  # + 1: the branch-free loop writes one slot ahead
     query = np.zeros(term_count, np.float32)
     for row in range(start, stop):
         begin, end = indptr[row], indptr[row + 1]
@@ -50,11 +50,13 @@ def search_rows(
             term = indices[begin + position]
             weight = weights[position]
             for p in range(post_indptr[term], post_indptr[term + 1]):
+                # Branch-free: the slot is always written and kept only for a document not touched before.
+                # A branch here is mispredicted about as often as not, and cost a quarter of the search.
                 doc = post_docs[p]
-                if partial[doc] == 0.0:
-                    touched[touched_count] = doc
-                    touched_count += 1
-                partial[doc] += weight * post_weights[p]
+                before = partial[doc]
+                touched[touched_count] = doc
+                touched_count += before == 0.0
+                partial[doc] = before + weight * post_weights[p]
         pool = touched[:touched_count].copy()
         if touched_count > candidates:
             scores = np.empty(touched_count, np.float32)
