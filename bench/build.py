@@ -150,22 +150,32 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _merged(path: Path, measured: dict[str, dict]) -> list[dict]:
+    """The last results with the corpora just measured replaced: a run of one size keeps the others."""
+    earlier = json.loads(path.read_text()) if path.is_file() else []
+    rows = [measured.pop(row["corpus"], row) for row in earlier]
+    return rows + list(measured.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="reuters,20000,100000", help="comma-separated: reuters and/or counts")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, help="runs per corpus (default 3, and 1 from 100,000 articles)")
     parser.add_argument("--baseline-100k", action="store_true", help="also run the ~8-minute brute force at 100k")
     args = parser.parse_args()
     if not SHARED_CORPORA.is_dir():
         print(f"{SHARED_CORPORA} is absent: the build benchmark needs the shared corpora; nothing measured")
         return
     run_child("build", REPO / "corpus" / "wikinews.jsonl")  # fills the numba cache: no repeat pays the compile
-    rows = []
+    measured = {}
     for size in args.sizes.split(","):
         big = size.isdigit() and int(size) >= 100_000
-        rows.append(measure(size, 1 if big else args.repeats, with_baseline=args.baseline_100k or not big))
+        repeats = args.repeats or (1 if big else 3)
+        measured[size] = measure(size, repeats, with_baseline=args.baseline_100k or not big)
     RESULTS.mkdir(exist_ok=True)
+    rows = _merged(RESULTS / "build.json", measured)
     (RESULTS / "build.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (RESULTS / "build.md").write_text(table(rows) + "\n")
     print(table(rows))
     if any(size.isdigit() and int(size) >= 100_000 for size in args.sizes.split(",")) and not args.baseline_100k:
         print("\nbaseline skipped at 100,000 articles (about 8 minutes of brute force); --baseline-100k runs it")

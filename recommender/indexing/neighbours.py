@@ -41,9 +41,9 @@ class SearchSettings:
     """
 
     k: int = 30
-    query_terms: int = 60
+    query_terms: int = 40
     posting_cap: int = 1000
-    candidates: int = 300
+    candidates: int = 450
     duplicate_threshold: float = 0.85
 
     def to_dict(self) -> dict[str, Any]:
