@@ -96,6 +96,17 @@ def shared_words(page: sparse.csr_matrix, candidates: sparse.csr_matrix) -> np.n
     """
     total = np.asarray((candidates @ page.T).todense()).ravel()
     squares = np.asarray((candidates.power(2) @ page.power(2).T).todense()).ravel()
+    return _words(total, squares)
+
+
+def shared_words_dense(page: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """``shared_words`` for dense rows over one set of columns (a box's few dozen candidates, see
+    LiveIndex.dense_rows): ``page`` one row, ``candidates`` one row each."""
+    products = candidates * page
+    return _words(products.sum(axis=1), (products * products).sum(axis=1))
+
+
+def _words(total: np.ndarray, squares: np.ndarray) -> np.ndarray:
     words: np.ndarray = np.divide(total * total, squares, out=np.zeros_like(total, dtype=np.float64), where=squares > 0)
     return words
 

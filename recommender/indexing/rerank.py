@@ -80,13 +80,13 @@ def too_old(page: float, item: float, settings: RerankSettings) -> bool:
 def rerank(
     page_published: float,
     candidates: Sequence[Candidate],
-    vectors: Callable[[Sequence[str]], sparse.csr_matrix],
+    vectors: Callable[[Sequence[str]], np.ndarray | sparse.csr_matrix],
     settings: RerankSettings,
     limit: int,
 ) -> list[Candidate]:
     """The ``limit`` best candidates after recency, story collapse and diversity, best first.
 
-    ``vectors``: the L2-normalised TF-IDF rows of the given ids, in that order.
+    ``vectors``: the L2-normalised TF-IDF rows of the given ids, in that order, dense or sparse.
     """
     kept = [
         replace(c, score=c.similarity * recency_factor(page_published, c.published, settings))
@@ -96,7 +96,8 @@ def rerank(
     if len(kept) < 2 or (settings.story_threshold > 1.0 and settings.diversity == 0.0):
         return sorted(kept, key=lambda c: -c.score)[:limit]
     rows = vectors([c.article_id for c in kept])
-    cosine = (rows @ rows.T).toarray()
+    products = rows @ rows.T
+    cosine = products.toarray() if sparse.issparse(products) else np.asarray(products)
     kept, cosine = _collapse_stories(kept, cosine, settings.story_threshold)
     return _diversify(kept, cosine, settings.diversity, limit)
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scipy import sparse
+import numpy as np
 
 from recommender.indexing.index import Neighbour, published_timestamp
-from recommender.indexing.relevance import shared_words
+from recommender.indexing.relevance import shared_words_dense
 from recommender.indexing.rerank import Candidate, RerankSettings, rerank
 from recommender.indexing.tags import TagIndex, sharing_tags
 from recommender.popularity.rankings import Ranked
@@ -49,7 +49,7 @@ class ServedIndex(Protocol):
     def newest_in_section(self, section: str) -> Sequence[Article]: ...
     def same_story(self, article_id: str, other_id: str) -> bool: ...
     def published_timestamp(self, article_id: str) -> float: ...
-    def vectors(self, article_ids: Sequence[str]) -> sparse.csr_matrix: ...
+    def dense_rows(self, article_ids: Sequence[str]) -> np.ndarray: ...
     def memoised(self, key: Any, compute: Callable[[], Any]) -> Any: ...
     def curation_of(self, article_id: str) -> Curation: ...
     @property
@@ -152,7 +152,7 @@ def _similar_items(
         for n in neighbours
         if n.article["id"] not in shown and recommendable(n.article)
     ]
-    ranked = rerank(index.published_timestamp(article_id), candidates, index.vectors, settings, limit)
+    ranked = rerank(index.published_timestamp(article_id), candidates, index.dense_rows, settings, limit)
     return [Item(c.payload, SIMILAR, round(c.score, 4)) for c in ranked]
 
 
@@ -160,8 +160,8 @@ def thin_matches(index: ServedIndex, article_id: str, neighbours: Sequence[Neigh
     """Per neighbour, whether its cosine rests on fewer words than the index's ``min_shared_words``."""
     if not neighbours or index.min_shared_words <= 0.0:
         return [False] * len(neighbours)
-    rows = index.vectors([article_id] + [n.article["id"] for n in neighbours])
-    return [bool(words < index.min_shared_words) for words in shared_words(rows[0], rows[1:])]
+    rows = index.dense_rows([article_id] + [n.article["id"] for n in neighbours])
+    return [bool(words < index.min_shared_words) for words in shared_words_dense(rows[0], rows[1:])]
 
 
 def more_like_this(

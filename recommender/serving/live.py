@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 from recommender.errors import UnknownArticle
 from recommender.indexing.index import Index, Neighbour, article_record, by_section, published_timestamp
@@ -121,11 +120,22 @@ class LiveIndex:
         self._memo[key] = value
         return value
 
-    def vectors(self, article_ids: Sequence[str]) -> sparse.csr_matrix:
-        """The rows of several served articles, in order: one slice of the matrix when none was added today."""
-        if not any(article_id in self._vectors for article_id in article_ids):
-            return self.base.matrix[[self.base.row_of(article_id) for article_id in article_ids]]
-        return sparse.vstack([self.vector(article_id) for article_id in article_ids], format="csr")
+    def dense_rows(self, article_ids: Sequence[str]) -> np.ndarray:
+        """The rows of several served articles, in order, as one dense array over the union of their terms.
+
+        A box's candidates share a few hundred terms, so products and cosines among them are a small
+        dense product. Slicing the sparse matrix and multiplying the slices cost 0.5 ms of a request.
+        """
+        parts = [self._row(article_id) for article_id in article_ids]
+        if not parts:
+            return np.zeros((0, 0), np.float32)
+        terms = np.concatenate([terms for terms, _ in parts])
+        columns, column_of = np.unique(terms, return_inverse=True)
+        rows = np.zeros((len(parts), columns.size), np.float32)
+        rows[np.repeat(np.arange(len(parts)), [terms.size for terms, _ in parts]), column_of] = np.concatenate(
+            [weights for _, weights in parts]
+        )
+        return rows
 
     def same_story(self, article_id: str, other_id: str) -> bool:
         """Whether two served articles are near-duplicates (cosine at or above the duplicate threshold).
