@@ -33,11 +33,13 @@ preload_app = False
 timeout = 30
 graceful_timeout = 30  # a stopping worker finishes its requests and flushes its page views
 keepalive = 5
-# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections over
-# them. On one shared socket, the worker that happens to be awake accepts them all: a client's
-# keep-alive connections (wrk's, nginx's upstream pool) then stay on one worker for good, which ran at
-# a full core while the other idled, and every request queued behind that one worker's GIL.
-reuse_port = True
+# GUNICORN_REUSE_PORT=on gives each worker a listening socket of its own (SO_REUSEPORT), and the kernel
+# spreads new connections over them. On the one shared socket, the worker that happens to be awake may
+# accept every keep-alive connection of a client (wrk's, nginx's upstream pool), which then stay on it
+# for good: under 2,000 views/s one worker ran a full core while the other idled. Off by default, because
+# the kernel also routes connections to a worker that is still loading the index (seconds at a million
+# articles) and resets those waiting on a worker that dies; the README has the numbers.
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT") == "on"
 # One line per request on stdout (the journal), as nginx's own access log usually makes it redundant:
 # GUNICORN_ACCESS_LOG=off turns it off (bench/serve.py measures what it costs).
 accesslog = None if os.environ.get("GUNICORN_ACCESS_LOG") == "off" else "-"
