@@ -59,6 +59,8 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict recommender
 	$(BIN)/mypy service bench
+	@# A module a reader can hold in their head: none over 300 lines (README, Architecture).
+	@awk 'FNR == 301 { print FILENAME ": over 300 lines"; bad = 1 } END { exit bad }' $$(find recommender service bench tests -name '*.py')
 
 format: install
 	$(BIN)/ruff format .

@@ -12,7 +12,7 @@ loopback. Article popularity follows the real, skewed click counts of MIND's ``p
    of one flush interval.
 3. **Latency**: ``/recommendations`` of successive articles, 20 a second over one keep-alive
    connection (as a site's backend calls it), first on the idle server, then while wrk posts
-   ``--rate`` views per second (``bench.harness.wrk_views``: C, so the load itself takes little of
+   ``--rate`` views per second (``bench.wrk.wrk_views``: C, so the load itself takes little of
    the 2 cores; the Python senders of 1. take about a core and reach 1,100 to 1,800 a second). The
    same is measured against the floor (``bench/floor.py``: the very bytes of those answers, and an
    empty 202 for each view, under the same gunicorn config), alternating, ``--rounds`` times: the
@@ -34,7 +34,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from bench.harness import capture, gunicorn, integrity, offered_views, stored_views, wrk_views
+from bench.harness import gunicorn, integrity, offered_views, stored_views
+from bench.wrk import capture, wrk_views
 from recommender.indexing.corpus import load_corpus
 from recommender.indexing.index import build_index
 from recommender.indexing.storage import save_index

@@ -32,7 +32,8 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from bench.harness import capture, gunicorn, wrk, wrk_views
+from bench.harness import gunicorn
+from bench.wrk import capture, wrk, wrk_views
 from recommender.indexing.corpus import Corpus, load_corpus
 from recommender.indexing.index import build_index
 from recommender.indexing.storage import save_index
