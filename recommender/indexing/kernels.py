@@ -28,6 +28,19 @@ def prune_postings(
 
 
 @numba.njit(nogil=True, cache=True)
+def strongest_terms(indptr: Array, indices: Array, data: Array) -> Array:
+    """Each row's highest-weighted term (the first of equals), -1 for an empty row."""
+    strongest = np.full(indptr.size - 1, -1, np.int64)
+    for row in range(indptr.size - 1):
+        best = 0.0
+        for p in range(indptr[row], indptr[row + 1]):
+            if data[p] > best:
+                best = data[p]
+                strongest[row] = indices[p]
+    return strongest
+
+
+@numba.njit(nogil=True, cache=True)
 def search_rows(
     start: int, stop: int, indptr: Array, indices: Array, data: Array,
     post_indptr: Array, post_docs: Array, post_weights: Array,
