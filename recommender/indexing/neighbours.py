@@ -117,10 +117,11 @@ def search(
     """For every row, its ``settings.k`` most cosine-similar other rows.
 
     ``matrix``: (n_articles, n_terms) float32 CSR with L2-normalised rows.
-    Memory grows with n_articles * k plus the matrix's non-zeros; no n x n
-    array is ever made. Row blocks run on ``executor`` (default: a thread per
-    core here); the matrix and postings are scattered to it once, and every
-    block hands back its own rows, so the lists do not depend on where blocks ran.
+    Memory grows with n_articles * k plus the matrix's non-zeros (twice: the
+    search reads a copy in locality order); no n x n array is ever made. Row
+    blocks run on ``executor`` (default: a thread per core here); the matrix
+    and postings are scattered to it once, and every block hands back its own
+    rows, so the lists do not depend on where blocks ran.
     """
     matrix = sparse.csr_matrix(matrix, dtype=np.float32)
     matrix.sort_indices()

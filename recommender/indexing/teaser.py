@@ -56,7 +56,7 @@ def _word_before(text: str, end: int) -> str:
     Walks back from ``end`` instead of searching the text from its start, which cost time in the length
     of the text for every period in it.
     """
-    stop = end - 1 if end > 0 and text[end - 1] == "." and end > 1 and _WORD.match(text, end - 2) else end
+    stop = end - 1 if end > 1 and text[end - 1] == "." and _WORD.match(text, end - 2) else end
     start = stop
     while start > 0 and _WORD.match(text, start - 1):
         start -= 1
