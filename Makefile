@@ -21,7 +21,8 @@ $(VENV)/.installed: pyproject.toml
 # while the service runs, and the workers switch to them within seconds.
 index: $(INDEX)/current/manifest.json
 
-$(INDEX)/current/manifest.json: $(CORPUS) $(VENV)/.installed
+# index.py holds the index's FORMAT_VERSION: a checkout that reads another format rebuilds the index.
+$(INDEX)/current/manifest.json: $(CORPUS) $(VENV)/.installed recommender/indexing/index.py
 	$(BIN)/recommender build --corpus $(CORPUS) --index-root $(INDEX) --force
 
 run: install index

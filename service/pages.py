@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from importlib.resources import files
+from itertools import islice
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
@@ -31,6 +32,10 @@ from service.popularity import current_popularity
 blueprint = Blueprint("pages", __name__, template_folder="templates")
 
 MAX_SEARCH_RESULTS = 50
+# The preview's title search reads the newest articles only: each record is decoded to be read, and all
+# of a million-article archive would take seconds (an older article opens by its id: /preview/<id>).
+SEARCHED_ARTICLES = 100_000
+DEMO_ARTICLES = 100  # the demo page opens one of the newest, at random
 PREVIEW_ITEMS = 10
 WIDGET_MAX_AGE = 3600
 # The widget's data- attributes the demo page passes on from its query string.
@@ -72,7 +77,7 @@ def preview_search() -> str:
     results = []
     if query:
         words = query.lower().split()
-        for article in current_index().newest_first:
+        for article in islice(current_index().newest_first, SEARCHED_ARTICLES):
             title = article["title"].lower()
             if all(word in title for word in words):
                 results.append(article)
@@ -169,7 +174,7 @@ def preview_curation(article_id: str) -> HttpResponse | tuple[str, int]:
 
 @blueprint.get("/demo")
 def demo_random() -> HttpResponse:
-    articles = current_index().newest_first
+    articles = list(islice(current_index().newest_first, DEMO_ARTICLES))
     if not articles:
         abort(404)
     return redirect(url_for("pages.demo_article", article_id=random.choice(articles)["id"]))

@@ -175,12 +175,12 @@ def test_a_bad_min_score_at_build_time_exits_2(tmp_path: Path, value: str, capsy
 def test_an_index_of_the_previous_format_is_refused_with_a_message_to_rebuild(
     small_index: Path, tmp_path: Path
 ) -> None:
-    """Format 1 (pickled arrays and vectoriser, no floor, no report): refused, never half-served."""
+    """Format 2 (records parsed whole at load, no record tables): refused, never half-served."""
     directory = tmp_path / "old"
     shutil.copytree(small_index, directory)
     manifest = json.loads((directory / "manifest.json").read_text())
-    (directory / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
-    with pytest.raises(IncompatibleIndex, match="index format 1, this code reads format 2; rebuild with"):
+    (directory / "manifest.json").write_text(json.dumps({**manifest, "format_version": 2}))
+    with pytest.raises(IncompatibleIndex, match="index format 2, this code reads format 3; rebuild with"):
         load_index(directory)
 
 

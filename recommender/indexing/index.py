@@ -7,7 +7,7 @@ matter how large the corpus.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -23,8 +23,10 @@ from recommender.errors import UnknownArticle
 from recommender.indexing.corpus import Article, Corpus
 from recommender.indexing.distributed import Executor
 from recommender.indexing.neighbours import SearchSettings, search
+from recommender.indexing.records import ArticleTable, encode_records
 from recommender.indexing.relevance import RelevanceSettings, quality_report, resolve_floor
 from recommender.indexing.rerank import RerankSettings
+from recommender.indexing.tags import TagIndex
 from recommender.indexing.teaser import teaser
 from recommender.indexing.vectorize import PARALLEL_CORPUS, VectorizerSettings, fit, vocabulary_size
 
@@ -33,7 +35,7 @@ EXCERPT_CHARS = 600
 StageProgress = Callable[[str, int, int], None]
 
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,7 @@ class Index:
     def __init__(
         self,
         manifest: dict[str, Any],
-        articles: list[dict[str, Any]],
+        articles: ArticleTable,
         neighbour_ids: np.ndarray,
         neighbour_scores: np.ndarray,
         matrix: sparse.csr_matrix,
@@ -64,7 +66,6 @@ class Index:
         self.neighbour_scores = neighbour_scores
         self.matrix = matrix
         self._vectorizer = vectorizer
-        self._row_of = {article["id"]: row for row, article in enumerate(articles)}
 
     @cached_property
     def vectorizer(self) -> FeatureUnion:
@@ -83,24 +84,27 @@ class Index:
         return len(self.articles)
 
     def __contains__(self, article_id: object) -> bool:
-        return article_id in self._row_of
+        return isinstance(article_id, str) and self.articles.row_of(article_id) is not None
 
     def row_of(self, article_id: str) -> int:
-        try:
-            return self._row_of[article_id]
-        except KeyError:
-            raise UnknownArticle(article_id) from None
+        row = self.articles.row_of(article_id)
+        if row is None:
+            raise UnknownArticle(article_id)
+        return row
+
+    def id_of(self, row: int) -> str:
+        return self.articles.id_of(row)
 
     def article(self, article_id: str) -> dict[str, Any]:
         return self.articles[self.row_of(article_id)]
 
     def find(self, article_id: str) -> dict[str, Any] | None:
-        row = self._row_of.get(article_id)
+        row = self.articles.row_of(article_id)
         return None if row is None else self.articles[row]
 
     def published_timestamp(self, article_id: str) -> float:
-        article = self.find(article_id)
-        return float("-inf") if article is None else published_timestamp(article)
+        row = self.articles.row_of(article_id)
+        return float("-inf") if row is None else float(self.articles.published[row])
 
     @property
     def rerank_settings(self) -> RerankSettings:
@@ -122,17 +126,25 @@ class Index:
         """Column number -> readable word of the TF-IDF matrix (read on first use, like the vectoriser)."""
         return self._words() if callable(self._words) else self._words
 
-    @cached_property
-    def newest_first(self) -> list[dict[str, Any]]:
-        """Articles by publication time, newest first; undated ones last."""
-        return sorted(self.articles, key=published_timestamp, reverse=True)
+    @property
+    def newest_first(self) -> Iterator[dict[str, Any]]:
+        """Articles by publication time, newest first, undated ones last: decoded as they are read."""
+        return self._rows(self.articles.newest_rows)
+
+    def newest_in_section(self, section: str) -> Iterator[dict[str, Any]]:
+        return self._rows(self.articles.group("sections", section))
+
+    def with_tag(self, tag: str) -> Iterator[dict[str, Any]]:
+        """The articles carrying a casefolded tag, newest first."""
+        return self._rows(self.articles.group("tags", tag))
 
     @cached_property
-    def _by_section(self) -> dict[str, list[dict[str, Any]]]:
-        return by_section(self.newest_first)
+    def tag_index(self) -> TagIndex:
+        """Editors' tags -> their articles, newest first (for the "Related" box)."""
+        return TagIndex(len(self), lambda tag: len(self.articles.group("tags", tag)), self.with_tag)
 
-    def newest_in_section(self, section: str) -> list[dict[str, Any]]:
-        return self._by_section.get(section, [])
+    def _rows(self, rows: np.ndarray) -> Iterator[dict[str, Any]]:
+        return (self.articles[row] for row in rows.tolist())
 
     def related(self, article_id: str, limit: int, min_score: float = 0.0) -> list[Neighbour]:
         """The ``limit`` most similar articles scoring at least ``min_score``, best first, without the
@@ -144,23 +156,6 @@ class Index:
                 break
             found.append(Neighbour(self.articles[neighbour], float(score)))
         return found
-
-
-def by_section(articles: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Articles grouped by section, each group in the given order; articles without a section left out."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for article in articles:
-        if article.get("section"):
-            groups.setdefault(article["section"], []).append(article)
-    return groups
-
-
-def published_timestamp(article: dict[str, Any]) -> float:
-    """Seconds since the epoch, for ordering; undated articles sort as oldest, naive times as UTC."""
-    if not article.get("published_at"):
-        return float("-inf")
-    moment = datetime.fromisoformat(article["published_at"])
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _version(built_at: datetime, checksum: str) -> str:
@@ -210,13 +205,13 @@ def build_index(
     report("vectorising", article_count, article_count)
     lists = search(matrix, search_settings, lambda done, total: report("neighbours", done, total), executor=executor)
     relevance = {**relevance_settings.to_dict(), **resolve_floor(matrix, relevance_settings)}
-    records = [article_record(article) for article in corpus.articles]
+    records = encode_records(article_record(article) for article in corpus.articles)
     quality = quality_report(
         lists.ids,
         lists.scores,
         lists.shared_words,
         lists.duplicates,
-        [record["id"] for record in records],
+        [article.id for article in corpus.articles],
         relevance["floor"],
         relevance_settings.min_shared_words,
     )

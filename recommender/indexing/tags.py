@@ -9,8 +9,9 @@ tag are looked at, so a tag on every article costs no more than a rare one.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 Article = dict[str, Any]
@@ -19,24 +20,19 @@ NEWEST_PER_TAG = 500
 
 @dataclass(frozen=True, slots=True)
 class TagIndex:
-    articles: dict[str, list[Article]]  # casefolded tag -> its articles, newest first
-    count: int  # articles in the index
+    """Editors' tags -> their articles: how many carry each tag, and the newest of them."""
+
+    count: int  # articles served
+    tagged: Callable[[str], int]  # casefolded tag -> how many articles carry it
+    newest: Callable[[str], Iterable[Article]]  # casefolded tag -> its articles, newest first
 
     def weight(self, tag: str) -> float:
-        return math.log((1 + self.count) / (1 + len(self.articles.get(tag, ())))) + 1.0
+        return math.log((1 + self.count) / (1 + self.tagged(tag))) + 1.0
 
 
 def tags_of(article: Article) -> dict[str, str]:
     """Casefolded tag -> the tag as the editors wrote it."""
     return {tag.casefold(): tag for tag in article.get("tags") or ()}
-
-
-def build_tag_index(newest_first: Sequence[Article]) -> TagIndex:
-    groups: dict[str, list[Article]] = {}
-    for article in newest_first:
-        for tag in tags_of(article):
-            groups.setdefault(tag, []).append(article)
-    return TagIndex(groups, len(newest_first))
 
 
 def sharing_tags(
@@ -47,7 +43,7 @@ def sharing_tags(
     found: dict[str, tuple[Article, float, list[str]]] = {}
     for tag in sorted(mine, key=index.weight, reverse=True):
         weight = index.weight(tag)
-        for article in index.articles.get(tag, ())[:NEWEST_PER_TAG]:
+        for article in islice(index.newest(tag), NEWEST_PER_TAG):
             if article["id"] == page["id"]:
                 continue
             _, score, shared = found.get(article["id"], (article, 0.0, []))

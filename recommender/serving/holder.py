@@ -72,9 +72,7 @@ class IndexHolder:
             curation = self.curation.all()
             if curation != live.curation:
                 live = live.with_curation(curation)
-        live.newest_first  # noqa: B018 - computed here, off the request path, not by the first request
-        live.newest_in_section("")
-        live.tag_index  # noqa: B018 - likewise
+        live.tag_index  # noqa: B018 - computed here, off the request path, not by the first request
         return live
 
     def published(self, article_id: str) -> bool:

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import heapq
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -14,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from recommender.errors import UnknownArticle
-from recommender.indexing.index import Index, Neighbour, article_record, by_section, published_timestamp
+from recommender.indexing.index import Index, Neighbour, article_record
+from recommender.indexing.records import published_timestamp
 from recommender.indexing.rerank import RerankSettings
 from recommender.indexing.storage import exported_at
-from recommender.indexing.tags import TagIndex, build_tag_index
+from recommender.indexing.tags import TagIndex, tags_of
 from recommender.indexing.vectorize import transform
 from recommender.serving.changes import Change
 from recommender.serving.curation import NONE as NO_CURATION
@@ -164,26 +167,44 @@ class LiveIndex:
         """Column number -> word, for explanations (computed once per published version)."""
         return self.base.words
 
-    @cached_property
-    def newest_first(self) -> list[dict[str, Any]]:
+    @property
+    def newest_first(self) -> Iterator[dict[str, Any]]:
+        """Articles newest first, decoded as they are read: a box reads a few of a million."""
         if self.seq == 0:
             return self.base.newest_first
-        kept = [a for a in self.base.newest_first if a["id"] not in self._hidden] + list(self._added.values())
-        return sorted(kept, key=published_timestamp, reverse=True)
+        return self._overlaid(self.base.newest_first, self._added_newest)
 
-    @cached_property
-    def _by_section(self) -> dict[str, list[dict[str, Any]]]:
-        return by_section(self.newest_first)
+    def newest_in_section(self, section: str) -> Iterator[dict[str, Any]]:
+        if self.seq == 0:
+            return self.base.newest_in_section(section)
+        added = [a for a in self._added_newest if a.get("section") == section]
+        return self._overlaid(self.base.newest_in_section(section), added)
 
     @cached_property
     def tag_index(self) -> TagIndex:
         """Editors' tags -> their articles, newest first (for the "Related" box)."""
-        return build_tag_index(self.newest_first)
-
-    def newest_in_section(self, section: str) -> list[dict[str, Any]]:
+        base = self.base.tag_index
         if self.seq == 0:
-            return self.base.newest_in_section(section)
-        return self._by_section.get(section, [])
+            return base
+        added: dict[str, list[dict[str, Any]]] = {}
+        for article in self._added_newest:
+            for tag in tags_of(article):
+                added.setdefault(tag, []).append(article)
+        hidden = Counter(tag for article_id in self._hidden for tag in tags_of(self.base.article(article_id)))
+        return TagIndex(
+            len(self),
+            lambda tag: base.tagged(tag) - hidden[tag] + len(added.get(tag, ())),
+            lambda tag: self._overlaid(base.newest(tag), added.get(tag, [])),
+        )
+
+    @cached_property
+    def _added_newest(self) -> list[dict[str, Any]]:
+        return sorted(self._added.values(), key=published_timestamp, reverse=True)
+
+    def _overlaid(self, base: Iterable[dict[str, Any]], added: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Base articles still served merged with added ones, newest first (ties: base first, as sorted())."""
+        kept = (article for article in base if article["id"] not in self._hidden)
+        return heapq.merge(kept, added, key=published_timestamp, reverse=True)
 
     def related(self, article_id: str, limit: int, min_score: float = 0.0) -> list[Neighbour]:
         """Like Index.related, with added articles in and deleted or replaced ones out."""
@@ -196,9 +217,9 @@ class LiveIndex:
             row = self.base.row_of(article_id)
             base_ids = self.base.neighbour_ids[row]
             candidates = [
-                (self.base.articles[n]["id"], float(s))
+                (neighbour_id, float(s))
                 for n, s in zip(base_ids[base_ids >= 0], self.base.neighbour_scores[row], strict=False)
-                if self.base.articles[n]["id"] not in self._hidden
+                if (neighbour_id := self.base.id_of(n)) not in self._hidden
             ]
         candidates += self._inbound.get(article_id, [])
         best: dict[str, float] = {}
@@ -214,7 +235,7 @@ class LiveIndex:
 
     def _copy(self) -> LiveIndex:
         clone = LiveIndex.__new__(LiveIndex)
-        cached = ("newest_first", "_by_section", "tag_index")
+        cached = ("tag_index", "_added_newest")
         clone.__dict__.update({k: v for k, v in self.__dict__.items() if k not in cached})
         clone._added, clone._vectors = dict(self._added), dict(self._vectors)
         clone._own, clone._inbound = dict(self._own), dict(self._inbound)
@@ -255,11 +276,11 @@ class LiveIndex:
         count = min(self.k, scores.size)
         if count:
             top = np.argpartition(-scores, count - 1)[:count]
-            own = [(self.base.articles[r]["id"], float(scores[r])) for r in top if scores[r] > 0]
+            own = [(self.base.id_of(int(r)), float(scores[r])) for r in top if scores[r] > 0]
         # Existing articles whose list the new one now belongs to: it beats their K-th neighbour.
         kth = np.where(self.base.neighbour_ids[:, -1] >= 0, self.base.neighbour_scores[:, -1], 0.0)
         for row in np.nonzero(scores > kth)[0]:
-            base_id = self.base.articles[row]["id"]
+            base_id = self.base.id_of(int(row))
             self._inbound[base_id] = [*self._inbound.get(base_id, []), (article.id, float(scores[row]))]
         for other_id, other_vector in self._vectors.items():
             score = float((vector @ other_vector.T).toarray()[0, 0])

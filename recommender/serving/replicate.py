@@ -4,7 +4,7 @@ The source is any directory this machine can read: the build machine's root on a
 shared mount, or a local mirror that ``rsync -a build:/srv/recommender/index/ mirror/``
 keeps (rsync writes files in place, so a replica never serves from the mirror
 itself). The version the source serves, when missing here, is copied into a hidden directory, checked against
-its manifest's sizes and SHA-256 sums, renamed into ``versions/``, and only then
+its manifest's sizes and XXH3 digests, renamed into ``versions/``, and only then
 does ``current`` switch, so the replica's workers reload it as after a local build.
 """
 
