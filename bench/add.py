@@ -64,7 +64,7 @@ def main() -> None:
         # Its own list against brute-force cosine over the base and the articles added before it.
         vector = transform(base.vectorizer, [article])
         candidates = sparse.vstack([base.matrix, *added_vectors]) if added_vectors else base.matrix
-        ids = [a["id"] for a in base.articles] + added_ids
+        ids = [base.id_of(row) for row in range(len(base))] + added_ids
         scores = np.asarray((candidates @ vector.T).todense()).ravel()
         scores[scores >= live.duplicate_threshold] = -1.0
         exact = {ids[row] for row in np.argsort(-scores)[:10] if scores[row] > 0}

@@ -1,18 +1,19 @@
-"""Resident memory of 1 gunicorn worker against 4, serving the largest shared corpus.
+"""A worker's memory and start-up: 1 gunicorn worker against 4, and one worker's load and hot reload.
 
-The index's arrays (neighbour lists, TF-IDF matrix) are memory-mapped, so the
-workers share one copy in the page cache. Each process's RSS counts the shared
-pages in full, which overstates the total; PSS (proportional set size, from
-/proc/PID/smaps_rollup) divides each shared page among its sharers, so the sum
-of PSS over the master and its workers is the machine's real cost. Each worker
-is warmed first with requests over many articles, so the pages in use are
-resident. The baseline, in the same run, is 4 x one worker: what 4 private
-copies would cost.
+The index's arrays (neighbour lists, TF-IDF matrix, record tables) and its records file are memory-mapped,
+so the workers share one copy in the page cache. Each process's RSS counts the shared pages in full,
+which overstates the total; PSS (proportional set size, from /proc/PID/smaps_rollup) divides each shared
+page among its sharers, so the sum of PSS over the master and its workers is the machine's real cost.
+Each worker is warmed first with requests over many articles, so the pages in use are resident. The
+baseline, in the same run, is 4 x one worker: what 4 private copies would cost.
+
+Then bench/app_load.py, in a child process: ``create_app()``'s time, a worker's private memory, ``/related``
+in process, and the private memory a hot reload adds at its peak. With ``--index``, the same child also
+runs on the bundled corpus's index, for ``/related`` at both sizes in the same run.
 
 Rerun: ``.venv/bin/python -m bench.memory``; results also go to ``bench/results/memory.json``.
-``--index DIR`` measures an index built beforehand instead (a million articles: ``python -m bench.synth
-1000000 big.jsonl``, ``recommender build --corpus big.jsonl --out DIR``, then ``--boot-seconds 300``,
-as each worker then takes longer than gunicorn's 30-second timeout to load it).
+``--index DIR`` measures an index built beforehand instead, into ``memory-index.json`` (a million
+articles: ``python -m bench.synth 1000000 big.jsonl``, then ``recommender build --corpus big.jsonl --out DIR``).
 """
 
 from __future__ import annotations
@@ -28,26 +29,13 @@ import urllib.parse
 from pathlib import Path
 
 from bench.harness import get_json, gunicorn
+from bench.procfs import children, smaps
+from recommender.indexing.storage import load_index
 
 REPO = Path(__file__).resolve().parent.parent
+BUNDLED = REPO / "corpus" / "wikinews.jsonl"
 REUTERS = REPO.parent / "shared" / "corpora" / "reuters21578" / "articles.jsonl"
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def smaps(pid: int) -> dict[str, int]:
-    """Rss, Pss and Private_* of one process, in KiB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
-        name, value = line.split(":", 1)
-        fields[name] = int(value.split()[0])
-    return fields
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()]
-    return found
 
 
 def measure(root: Path, scratch: Path, workers: int, article_ids: list[str], boot_seconds: float = 60) -> dict:
@@ -78,10 +66,50 @@ def measure(root: Path, scratch: Path, workers: int, article_ids: list[str], boo
         "per_worker_private_mib": round(
             sum(r["Private_Clean"] + r["Private_Dirty"] for r in worker_readings) / len(worker_readings) / mib, 1
         ),
+        "per_worker_anonymous_mib": round(sum(r["Anonymous"] for r in worker_readings) / len(worker_readings) / mib, 1),
         "per_worker_shared_mib": round(
             sum(r["Shared_Clean"] + r["Shared_Dirty"] for r in worker_readings) / len(worker_readings) / mib, 1
         ),
     }
+
+
+def two_versions(index: Path, root: Path) -> Path:
+    """An index root serving ``index`` as version a, with the same files as version b to reload into."""
+    for name in ("a", "b"):
+        version = root / "versions" / name
+        version.mkdir(parents=True)
+        for path in index.iterdir():
+            (version / path.name).symlink_to(path.resolve())
+    (root / "current").symlink_to(Path("versions") / "a")
+    return root
+
+
+def app_load(index: Path, scratch: Path, article_ids: list[str]) -> dict:
+    """bench/app_load.py's figures for ``index``, in a fresh child process."""
+    scratch.mkdir()
+    root = two_versions(index, scratch / "root")
+    ids_file = scratch / "ids.txt"
+    ids_file.write_text("\n".join(article_ids) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "bench.app_load", str(root), str(scratch), str(ids_file)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.app_load failed: {done.stderr[-3000:]}")
+    result: dict = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def sampled_ids(index: Path, count: int) -> tuple[int, list[str]]:
+    loaded = load_index(index, verify_checksums=False)
+    rows = random.Random(0).sample(range(len(loaded)), min(count, len(loaded)))
+    return len(loaded), [loaded.id_of(row) for row in rows]
+
+
+def build(corpus: Path, out: Path) -> Path:
+    recommender = Path(sys.executable).parent / "recommender"
+    subprocess.run(
+        [str(recommender), "build", "--corpus", str(corpus), "--out", str(out)], check=True, capture_output=True
+    )
+    return out
 
 
 def main() -> None:
@@ -89,41 +117,56 @@ def main() -> None:
     parser.add_argument("--index", type=Path, help="an index already built (e.g. of a million articles) instead")
     parser.add_argument("--boot-seconds", type=float, default=60, help="time a worker may take to load the index")
     args = parser.parse_args()
-    corpus = REUTERS if REUTERS.exists() else REPO / "corpus" / "wikinews.jsonl"
+    corpus = REUTERS if REUTERS.exists() else BUNDLED
     if args.index is None and corpus != REUTERS:
         print("../shared is absent: measuring on the bundled corpus")
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        root = args.index or scratch / "root"
-        if args.index is None:
-            recommender = Path(sys.executable).parent / "recommender"
-            command = [str(recommender), "build", "--corpus", str(corpus), "--index-root", str(root)]
-            subprocess.run(command, check=True, capture_output=True)
-        served = root / "current" if (root / "current").is_dir() else root
-        arrays_mib = sum(path.stat().st_size for path in served.glob("*.npy")) / 2**20
-        article_ids = [json.loads(line)["id"] for line in (served / "articles.jsonl").open(encoding="utf-8")]
-        sample = random.Random(0).sample(article_ids, min(2000, len(article_ids)))
+        served = args.index.resolve() if args.index else build(corpus, scratch / "index")
+        articles, sample = sampled_ids(served, 2000)
+        worker = app_load(served, scratch / "app", sample)
+        small = None
+        if args.index is not None:
+            small_index = build(BUNDLED, scratch / "bundled")
+            small = app_load(small_index, scratch / "app-bundled", sampled_ids(small_index, 2000)[1])
+        root = two_versions(served, scratch / "root")
         one, four = (measure(root, scratch, workers, sample, args.boot_seconds) for workers in (1, 4))
+    arrays_mib = sum(path.stat().st_size for path in served.glob("*.npy")) / 2**20
     result = {
         "corpus": str(args.index) if args.index else corpus.parent.name,
-        "articles": len(article_ids),
+        "articles": articles,
         "arrays_mib": round(arrays_mib, 1),
+        "records_mib": round((served / "articles.jsonl").stat().st_size / 2**20, 1),
         "one": one,
         "four": four,
         "pss_ratio_4_to_1": round(four["total_pss_mib"] / one["total_pss_mib"], 2),
         "rss_ratio_4_to_1": round(four["total_rss_mib"] / one["total_rss_mib"], 2),
+        "worker": worker,
+        "worker_on_bundled_corpus": small,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / ("memory-index.json" if args.index else "memory.json")).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{result['articles']} articles ({result['corpus']}), arrays (.npy) {result['arrays_mib']} MiB\n")
-    print("| workers | total PSS MiB | total RSS MiB | per worker RSS | per worker private | per worker shared |")
-    print("|---|---|---|---|---|---|")
-    for row in (one, four):
+    report(result)
+
+
+def report(result: dict) -> None:
+    print(
+        f"{result['articles']} articles ({result['corpus']}), arrays (.npy) {result['arrays_mib']} MiB, "
+        f"records {result['records_mib']} MiB\n"
+    )
+    print("| workers | total PSS MiB | total RSS MiB | per worker: RSS | private | anonymous (heap) | shared |")
+    print("|---|---|---|---|---|---|---|")
+    for row in (result["one"], result["four"]):
         print(
             f"| {row['workers']} | {row['total_pss_mib']} | {row['total_rss_mib']} | {row['per_worker_rss_mib']} | "
-            f"{row['per_worker_private_mib']} | {row['per_worker_shared_mib']} |"
+            f"{row['per_worker_private_mib']} | {row['per_worker_anonymous_mib']} | {row['per_worker_shared_mib']} |"
         )
-    print(f"\n4 workers / 1 worker: PSS x{result['pss_ratio_4_to_1']} (4 private copies would be x4)")
+    print(f"\n4 workers / 1 worker: PSS x{result['pss_ratio_4_to_1']} (4 private copies would be x4)\n")
+    print("| one worker, in process | this index | bundled corpus |")
+    print("|---|---|---|")
+    small = result["worker_on_bundled_corpus"] or {}
+    for name, value in result["worker"].items():
+        print(f"| {name} | {value} | {small.get(name, '')} |")
 
 
 if __name__ == "__main__":

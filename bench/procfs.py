@@ -83,6 +83,15 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+def smaps(pid: int) -> dict[str, int]:
+    """Rss, Pss, Private_* and Shared_* of one process from /proc/<pid>/smaps_rollup, in KiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0])
+    return fields
+
+
 def rss_mib(pid: int, field: str = "VmRSS") -> float | None:
     """A memory figure of /proc/<pid>/status in MiB: VmRSS, or its parts RssAnon (heap) and RssFile (mapped files)."""
     try:

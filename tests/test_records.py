@@ -3,7 +3,9 @@ the same after the day's changes as a full sort would give."""
 
 from __future__ import annotations
 
+import gc
 import mmap
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,7 @@ def test_every_id_is_found_and_unknown_ones_are_not() -> None:
 
 
 def test_ids_whose_hashes_collide_are_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(records, "id_hash", lambda article_id: np.uint64(7))  # every id: the same hash
+    monkeypatch.setattr(records, "id_hash", lambda article_id: 7)  # every id: the same hash
     table = encode_records(_rows(ODD_IDS))
     assert [table.row_of(article_id) for article_id in ODD_IDS] == list(range(len(ODD_IDS)))
     assert table.row_of("nope") is None
@@ -88,6 +90,25 @@ def test_the_days_changes_keep_every_order_a_full_sort_gives(tmp_path: Path) -> 
         assert [a["id"] for a in live.newest_in_section(section)] == expected
     for tag in ("news", "rare", "moon", "space", "none"):
         expected = [a["id"] for a in everything if tag in tags_of(a)]
-        assert [a["id"] for a in live.tag_index.newest(tag)] == expected
+        assert [article_id for article_id, _ in live.tag_index.newest(tag)] == expected
         assert live.tag_index.tagged(tag) == len(expected)
     assert live.tag_index.count == len(live) == len(everything) == len(rows) + 1
+
+
+def test_a_replaced_index_is_freed_at_once_not_by_the_collector(small_index: Path) -> None:
+    """The service freezes the collector after its first load: an index kept alive by a reference cycle
+    would stay mapped (memory, file handles, disk space of pruned versions) for the worker's life."""
+    gc.disable()
+    try:
+        base = load_index(small_index)
+        added = Article("new", "Rocket to the station", "The rocket docked.", tags=("space",))
+        live = LiveIndex(base).with_changes([Change(1, added.id, added, float("inf"))])
+        for served in (base, live):
+            served.tag_index.tagged("space")
+            list(served.tag_index.newest("space"))
+            list(served.newest_first)
+        freed = weakref.ref(base)
+        del base, live, served
+        assert freed() is None
+    finally:
+        gc.enable()

@@ -141,10 +141,10 @@ class Index:
     @cached_property
     def tag_index(self) -> TagIndex:
         """Editors' tags -> their articles, newest first (for the "Related" box)."""
-        return TagIndex(len(self), lambda tag: len(self.articles.group("tags", tag)), self.with_tag)
+        return table_tag_index(self.articles)
 
     def _rows(self, rows: np.ndarray) -> Iterator[dict[str, Any]]:
-        return (self.articles[row] for row in rows.tolist())
+        return (self.articles[row] for _, row in self.articles.dated(rows))
 
     def related(self, article_id: str, limit: int, min_score: float = 0.0) -> list[Neighbour]:
         """The ``limit`` most similar articles scoring at least ``min_score``, best first, without the
@@ -156,6 +156,19 @@ class Index:
                 break
             found.append(Neighbour(self.articles[neighbour], float(score)))
         return found
+
+
+def table_tag_index(table: ArticleTable) -> TagIndex:
+    """The tag index of a table, by id and publication time: only the articles a box shows are decoded.
+
+    Its functions hold the table, not the Index, so that a replaced index is freed as soon as nothing
+    serves it (a cycle through the Index would wait for a full collection, or forever after gc.freeze).
+    """
+
+    def newest(tag: str) -> Iterator[tuple[str, float]]:
+        return ((table.id_of(row), published) for published, row in table.dated(table.group("tags", tag)))
+
+    return TagIndex(len(table), lambda tag: len(table.group("tags", tag)), newest)
 
 
 def _version(built_at: datetime, checksum: str) -> str:

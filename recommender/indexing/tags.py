@@ -15,6 +15,7 @@ from itertools import islice
 from typing import Any
 
 Article = dict[str, Any]
+Entry = tuple[str, float]  # an article's id and publication time
 NEWEST_PER_TAG = 500
 
 
@@ -24,7 +25,7 @@ class TagIndex:
 
     count: int  # articles served
     tagged: Callable[[str], int]  # casefolded tag -> how many articles carry it
-    newest: Callable[[str], Iterable[Article]]  # casefolded tag -> its articles, newest first
+    newest: Callable[[str], Iterable[Entry]]  # casefolded tag -> its articles, newest first
 
     def weight(self, tag: str) -> float:
         return math.log((1 + self.count) / (1 + self.tagged(tag))) + 1.0
@@ -35,17 +36,16 @@ def tags_of(article: Article) -> dict[str, str]:
     return {tag.casefold(): tag for tag in article.get("tags") or ()}
 
 
-def sharing_tags(
-    page: Article, index: TagIndex, published: Callable[[Article], float]
-) -> list[tuple[Article, float, list[str]]]:
-    """Articles sharing a tag with ``page``: (article, score, the shared tags as written), best first."""
+def sharing_tags(page: Article, index: TagIndex) -> list[tuple[str, float, list[str]]]:
+    """Ids of the articles sharing a tag with ``page``: (id, score, the shared tags as written), best first."""
     mine = tags_of(page)
-    found: dict[str, tuple[Article, float, list[str]]] = {}
+    found: dict[str, tuple[float, float, list[str]]] = {}  # id -> (score, published, shared tags)
     for tag in sorted(mine, key=index.weight, reverse=True):
         weight = index.weight(tag)
-        for article in islice(index.newest(tag), NEWEST_PER_TAG):
-            if article["id"] == page["id"]:
+        for article_id, published in islice(index.newest(tag), NEWEST_PER_TAG):
+            if article_id == page["id"]:
                 continue
-            _, score, shared = found.get(article["id"], (article, 0.0, []))
-            found[article["id"]] = (article, score + weight, [*shared, mine[tag]])
-    return sorted(found.values(), key=lambda entry: (-entry[1], -published(entry[0]), entry[0]["id"]))
+            score, _, shared = found.get(article_id, (0.0, published, []))
+            found[article_id] = (score + weight, published, [*shared, mine[tag]])
+    ranked = sorted(found.items(), key=lambda entry: (-entry[1][0], -entry[1][1], entry[0]))
+    return [(article_id, score, shared) for article_id, (score, _, shared) in ranked]

@@ -16,7 +16,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from recommender.indexing.index import Neighbour
-from recommender.indexing.records import published_timestamp
 from recommender.indexing.relevance import shared_words_dense
 from recommender.indexing.rerank import Candidate, RerankSettings, rerank
 from recommender.indexing.tags import TagIndex, sharing_tags
@@ -220,8 +219,11 @@ def related_by_tags(index: ServedIndex, article_id: str, limit: int, shown: set[
         return []
     pinned = (index.find(pinned_id) for pinned_id in curation.pinned)
     items = _take((Item(article, PINNED, None) for article in pinned if article is not None), limit, shown)
-    matches = sharing_tags(page, index.tag_index, published_timestamp)
-    tagged = (Item(a, SHARED_TAGS, round(score, 4), shared_tags=tuple(tags)) for a, score, tags in matches)
+    tagged = (
+        Item(article, SHARED_TAGS, round(score, 4), shared_tags=tuple(tags))
+        for article_id, score, tags in sharing_tags(page, index.tag_index)
+        if (article := index.find(article_id)) is not None  # decoded only as the box takes them
+    )
     return items + _take(tagged, limit - len(items), shown)
 
 

@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from recommender.indexing.vectorize import transform
 from recommender.serving.changes import Change
 from recommender.serving.curation import NONE as NO_CURATION
 from recommender.serving.curation import Curation
+from recommender.serving.overlay import overlaid, overlaid_tags
 
 Pairs = list[tuple[str, float]]
 MEMO_SIZE = 20_000
@@ -99,8 +100,7 @@ class LiveIndex:
         """The article's TF-IDF row (1 x terms, CSR), as served."""
         if article_id in self._vectors:
             return self._vectors[article_id]
-        self.article(article_id)
-        return self.base.matrix[self.base.row_of(article_id)]
+        return self.base.matrix[self._base_row(article_id)]
 
     def curation_of(self, article_id: str) -> Curation:
         return self.curation.get(article_id, NO_CURATION)
@@ -156,11 +156,16 @@ class LiveIndex:
         if article_id in self._vectors:
             vector = self._vectors[article_id]
             return vector.indices, vector.data
-        self.article(article_id)
         matrix = self.base.matrix
-        row = self.base.row_of(article_id)
+        row = self._base_row(article_id)
         start, stop = matrix.indptr[row], matrix.indptr[row + 1]
         return matrix.indices[start:stop], matrix.data[start:stop]
+
+    def _base_row(self, article_id: str) -> int:
+        """The row of an article served from the published index (found without decoding its record)."""
+        if article_id in self._hidden:
+            raise UnknownArticle(article_id)
+        return self.base.row_of(article_id)
 
     @property
     def words(self) -> list[str]:
@@ -172,39 +177,32 @@ class LiveIndex:
         """Articles newest first, decoded as they are read: a box reads a few of a million."""
         if self.seq == 0:
             return self.base.newest_first
-        return self._overlaid(self.base.newest_first, self._added_newest)
+        return overlaid(self.base.articles, self.base.articles.newest_rows, self._added_newest, self._hidden)
 
     def newest_in_section(self, section: str) -> Iterator[dict[str, Any]]:
         if self.seq == 0:
             return self.base.newest_in_section(section)
-        added = [a for a in self._added_newest if a.get("section") == section]
-        return self._overlaid(self.base.newest_in_section(section), added)
+        added = [(published, a) for published, a in self._added_newest if a.get("section") == section]
+        rows = self.base.articles.group("sections", section)
+        return overlaid(self.base.articles, rows, added, self._hidden)
 
     @cached_property
     def tag_index(self) -> TagIndex:
         """Editors' tags -> their articles, newest first (for the "Related" box)."""
-        base = self.base.tag_index
         if self.seq == 0:
-            return base
-        added: dict[str, list[dict[str, Any]]] = {}
-        for article in self._added_newest:
+            return self.base.tag_index
+        added: dict[str, list[tuple[float, str]]] = {}
+        for published, article in self._added_newest:
             for tag in tags_of(article):
-                added.setdefault(tag, []).append(article)
+                added.setdefault(tag, []).append((published, article["id"]))
         hidden = Counter(tag for article_id in self._hidden for tag in tags_of(self.base.article(article_id)))
-        return TagIndex(
-            len(self),
-            lambda tag: base.tagged(tag) - hidden[tag] + len(added.get(tag, ())),
-            lambda tag: self._overlaid(base.newest(tag), added.get(tag, [])),
-        )
+        return overlaid_tags(self.base.tag_index, len(self), added, self._hidden, hidden)
 
     @cached_property
-    def _added_newest(self) -> list[dict[str, Any]]:
-        return sorted(self._added.values(), key=published_timestamp, reverse=True)
-
-    def _overlaid(self, base: Iterable[dict[str, Any]], added: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Base articles still served merged with added ones, newest first (ties: base first, as sorted())."""
-        kept = (article for article in base if article["id"] not in self._hidden)
-        return heapq.merge(kept, added, key=published_timestamp, reverse=True)
+    def _added_newest(self) -> list[tuple[float, dict[str, Any]]]:
+        """The added articles with their publication times, newest first (ties in the order added)."""
+        dated = [(published_timestamp(article), article) for article in self._added.values()]
+        return sorted(dated, key=itemgetter(0), reverse=True)
 
     def related(self, article_id: str, limit: int, min_score: float = 0.0) -> list[Neighbour]:
         """Like Index.related, with added articles in and deleted or replaced ones out."""
