@@ -131,12 +131,13 @@ def main() -> None:
             small = app_load(small_index, scratch / "app-bundled", sampled_ids(small_index, 2000)[1])
         root = two_versions(served, scratch / "root")
         one, four = (measure(root, scratch, workers, sample, args.boot_seconds) for workers in (1, 4))
-    arrays_mib = sum(path.stat().st_size for path in served.glob("*.npy")) / 2**20
+        arrays_mib = sum(path.stat().st_size for path in served.glob("*.npy")) / 2**20
+        records_mib = (served / "articles.jsonl").stat().st_size / 2**20
     result = {
         "corpus": str(args.index) if args.index else corpus.parent.name,
         "articles": articles,
         "arrays_mib": round(arrays_mib, 1),
-        "records_mib": round((served / "articles.jsonl").stat().st_size / 2**20, 1),
+        "records_mib": round(records_mib, 1),
         "one": one,
         "four": four,
         "pss_ratio_4_to_1": round(four["total_pss_mib"] / one["total_pss_mib"], 2),
