@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import mmap
 import weakref
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,16 @@ def test_a_replaced_index_is_freed_at_once_not_by_the_collector(small_index: Pat
         assert freed() is None
     finally:
         gc.enable()
+
+
+def test_a_box_decodes_the_records_it_reads_not_every_record(tmp_path: Path) -> None:
+    """At a million articles, decoding every record for a fallback box would take seconds a request."""
+    rows = _tagged_rows()
+    base = load_index(save_index(build_index(load_corpus(write_jsonl(tmp_path / "c.jsonl", rows))), tmp_path / "i"))
+    added = Article("new", "Rocket to the station", "The rocket docked.", section="space", tags=("news",))
+    live = LiveIndex(base).with_changes([Change(1, added.id, added, float("inf"))])
+    before = len(base.articles._decoded)
+    list(islice(live.newest_first, 3))
+    list(islice(live.newest_in_section("space"), 2))
+    list(islice(live.tag_index.newest("news"), 50))  # ids and dates only: nothing decoded
+    assert len(base.articles._decoded) - before <= 5
