@@ -82,3 +82,33 @@ def test_progress_reaches_the_total(small_corpus: Path) -> None:
     seen: list[tuple[int, int]] = []
     top_neighbours(matrix, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (matrix.shape[0], matrix.shape[0])
+
+
+def test_a_pair_found_from_one_side_is_listed_on_both() -> None:
+    # Cosine is symmetric: when a lists b above b's last item, b lists a, even when b's own search
+    # (starved here, so that it misses many) did not find it.
+    _, matrix = fit_vectorizer(load_corpus(BUNDLED_CORPUS).articles, VectorizerSettings())
+    ids, scores = top_neighbours(matrix, SearchSettings(k=5, query_terms=3, posting_cap=20, candidates=10))
+    checked = 0
+    for row in range(ids.shape[0]):
+        for other, score in zip(ids[row], scores[row], strict=True):
+            if other >= 0 and score > scores[other, -1]:
+                assert row in ids[other], (row, other, score, ids[other], scores[other])
+                checked += 1
+    assert checked > 100
+
+
+def test_reverse_pairs_enter_a_list_in_score_order_without_repeats() -> None:
+    from recommender.indexing.kernels import add_reverse_pairs
+
+    ids = np.array([[1, 2], [2, -1], [-1, -1], [0, -1]], np.int32)
+    scores = np.array([[0.9, 0.3], [0.5, 0.0], [0.0, 0.0], [0.6, 0.0]], np.float32)
+    words = np.array([[3.0, 1.0], [2.0, 0.0], [0.0, 0.0], [1.5, 0.0]], np.float32)
+    add_reverse_pairs(ids, scores, words)
+    # Row 0 keeps its full list: 3's offer (0.6) beats its last item (0.3), and 1 is listed already.
+    assert ids[0].tolist() == [1, 3] and scores[0].tolist() == pytest.approx([0.9, 0.6])
+    assert ids[1].tolist() == [0, 2] and scores[1].tolist() == pytest.approx([0.9, 0.5])
+    assert words[1].tolist() == [3.0, 2.0]
+    # Offers are read from the lists as the search left them: 0 offers itself to 2 at 0.3.
+    assert ids[2].tolist() == [1, 0] and scores[2].tolist() == pytest.approx([0.5, 0.3])
+    assert ids[3].tolist() == [0, -1]
