@@ -112,3 +112,12 @@ def test_reverse_pairs_enter_a_list_in_score_order_without_repeats() -> None:
     # Offers are read from the lists as the search left them: 0 offers itself to 2 at 0.3.
     assert ids[2].tolist() == [1, 0] and scores[2].tolist() == pytest.approx([0.5, 0.3])
     assert ids[3].tolist() == [0, -1]
+
+
+def test_weights_too_small_to_multiply_give_empty_lists_not_a_crash() -> None:
+    # Products below float32's range are 0: there is nothing to rank candidates by, and no cosine to list.
+    from scipy import sparse
+
+    matrix = sparse.csr_matrix(np.full((600, 2), 1e-30, np.float32))
+    ids, scores = top_neighbours(matrix, SearchSettings(candidates=50))
+    assert (ids == -1).all() and (scores == 0).all()

@@ -74,11 +74,14 @@ def search_rows(
             for p in range(post_indptr[term], post_indptr[term + 1]):
                 # Branch-free: the slot is always written and kept only for a document not touched before.
                 # A branch here is mispredicted about as often as not, and cost a quarter of the search.
+                # A product too small for float32 leaves the score at 0: that document is not kept, so that
+                # one is never recorded twice and the record never outgrows the corpus.
                 doc = post_docs[p]
                 before = partial[doc]
+                after = before + weight * post_weights[p]
                 touched[touched_count] = doc
-                touched_count += before == 0.0
-                partial[doc] = before + weight * post_weights[p]
+                touched_count += (before == 0.0) & (after != 0.0)
+                partial[doc] = after
         pool = _best_candidates(touched, touched_count, partial, candidates)
         for p in range(begin, end):
             query[indices[p]] = data[p]
