@@ -105,7 +105,7 @@ def test_reverse_pairs_enter_a_list_in_score_order_without_repeats() -> None:
     scores = np.array([[0.9, 0.3], [0.5, 0.0], [0.0, 0.0], [0.6, 0.0]], np.float32)
     words = np.array([[3.0, 1.0], [2.0, 0.0], [0.0, 0.0], [1.5, 0.0]], np.float32)
     add_reverse_pairs(ids, scores, words)
-    # Row 0 keeps its full list: 3's offer (0.6) beats its last item (0.3), and 1 is listed already.
+    # Row 0's list stays full: 3's offer (0.6) beats its last item (2 at 0.3) and takes its place.
     assert ids[0].tolist() == [1, 3] and scores[0].tolist() == pytest.approx([0.9, 0.6])
     assert ids[1].tolist() == [0, 2] and scores[1].tolist() == pytest.approx([0.9, 0.5])
     assert words[1].tolist() == [3.0, 2.0]

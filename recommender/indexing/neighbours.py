@@ -33,7 +33,7 @@ _BLOCK_ROWS = 1024
 
 @dataclass(frozen=True, slots=True)
 class SearchSettings:
-    """How hard the candidate step looks; the defaults keep recall@10 near 0.99 up to 100,000 articles and
+    """How hard the candidate step looks; the defaults keep recall@10 above 0.99 up to 100,000 articles and
     above 0.97 at 1,000,000 (bench/build.py).
 
     An article queries with its strongest terms, at most ``query_terms`` of them, and stops adding terms
