@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
 from recommender.config import Settings
-from service import admin, api, cors, errors, live, metrics, openapi, pages, popularity, responses
+from service import admin, api, beacons, cors, errors, live, metrics, openapi, pages, popularity, responses
 from service.lifecycle import Lifecycle
 
 
@@ -60,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, environ: Mapping
     app.config.from_mapping(flask_config(settings), MAX_CONTENT_LENGTH=1 << 20, CLOCK=time.time)
     if test_config is not None:
         app.config.update(test_config)
+    beacons.init_app(app)
     if app.config["TRUSTED_PROXIES"] > 0:
         # The client is the address the last trusted proxy saw, as it says in X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0)  # type: ignore[method-assign]  # Flask's documented way

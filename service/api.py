@@ -4,37 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.wrappers import Response as HttpResponse
 
 from recommender.errors import StoreUnavailable
-from recommender.popularity.clicks import InvalidClickEvent, click_key, impression_counts
-from recommender.popularity.events import (
-    MAX_EVENT_BYTES,
-    InvalidEvent,
-    client_fingerprint,
-    decode_event,
-    origin_allowed,
-    page_origin,
-    view_event,
-)
-from recommender.popularity.views import DEFAULT_WINDOW, hour_of, is_bot
+from recommender.popularity.events import MAX_EVENT_BYTES
+from recommender.popularity.views import DEFAULT_WINDOW
 from recommender.serving import boxes
 from recommender.serving.boxes import Item
 from recommender.serving.live import LiveIndex
 from recommender.serving.page import BoxSizes, page_boxes
 from recommender.serving.teasers import item_teaser
+from service import beacons
 from service.errors import error_response
 from service.live import current_index
-from service.metrics import count_box_event, count_view
 from service.parameters import fill_parameter, int_parameter, min_score_parameter, rerank_parameters, window_parameter
-from service.popularity import Popularity, current_popularity
+from service.popularity import current_popularity
 from service.responses import USES_RANKING, reusable
 
 blueprint = Blueprint("api", __name__)
@@ -183,58 +171,12 @@ def recommendations(article_id: str) -> HttpResponse:
 
 @blueprint.post("/api/v1/events")
 def events() -> Response:
-    """Record a page view. Accepts JSON, also as the text/plain body navigator.sendBeacon sends."""
-    popularity = current_popularity()
-    origin = page_origin(request.headers.get("Origin"), request.headers.get("Referer"))
-    if not origin_allowed(origin, popularity.allowed_origins, request.host):
-        return error_response(403, "origin_not_allowed", f"pages of {origin} may not report views")
-    address = request.remote_addr or ""
-    wait = popularity.limiter.take(address) if popularity.limiter is not None else 0.0
-    if wait:
-        count_view("rate_limited")
-        response = error_response(429, "rate_limited", "too many events from this client; retry later")
-        response.headers["Retry-After"] = str(math.ceil(wait))
-        return response
+    """Record a page view, or an impression or click of a box. Accepts JSON, also as the text/plain body
+    navigator.sendBeacon sends. service.beacons answers most of them before Flask; this view, the ones
+    sent without a Content-Length."""
     raw = request.get_data(cache=False)
-    if len(raw) > MAX_EVENT_BYTES:
-        return error_response(413, "payload_too_large", f"an event is at most {MAX_EVENT_BYTES} bytes")
-    is_article = current_index().__contains__
-    try:
-        event = decode_event(raw)
-        if event["type"] != "view":
-            return _click_event(event, is_article, popularity)
-        view = view_event(event, is_article)
-    except (InvalidEvent, InvalidClickEvent) as error:
-        return error_response(400, error.code, str(error))
-    user_agent = request.user_agent.string
-    if is_bot(user_agent):
-        count_view("bot")
-        return _accepted(counted=False)
-    client = client_fingerprint(address, user_agent) if view.visitor_id is None else None
-    popularity.recorder.record(view.article_id, view.visitor_id, client)
-    count_view("accepted")
-    return _accepted(counted=True)
-
-
-def _click_event(event: dict[str, Any], is_article: Callable[[str], bool], popularity: Popularity) -> Response:
-    """An impression of a box, or a click in one: validated like views, counted per hour."""
-    hour = hour_of(current_app.config["CLOCK"]())
-    if event["type"] == "impression":
-        impressions, clicks = impression_counts(event, is_article, hour), []
-    else:
-        impressions, clicks = Counter(), [click_key(event, is_article, hour)]
-    if is_bot(request.user_agent.string):
-        return _accepted(counted=False)
-    popularity.clicks.add(impressions.elements(), clicks)
-    count_box_event(event["type"], event["box"])
-    return _accepted(counted=True)
-
-
-def _accepted(counted: bool) -> Response:
-    response = jsonify(status="accepted" if counted else "ignored_bot")
-    response.status_code = 202
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    body = raw if len(raw) <= MAX_EVENT_BYTES else None
+    return beacons.flask_response(beacons.receive(current_app, beacons.Beacon.from_environ(request.environ, body)))
 
 
 @blueprint.get("/readyz")

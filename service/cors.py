@@ -19,6 +19,7 @@ from flask import Flask, Response, request
 log = logging.getLogger(__name__)
 
 ALLOWED_METHODS = "GET, POST, OPTIONS"
+KEY = "recommender.cors"
 MAX_HINTED_ORIGINS = 1000  # then no more hints until the worker restarts: bounded memory and log volume
 
 
@@ -51,22 +52,40 @@ class RefusedOriginHints:
         )
 
 
+class CrossOriginPolicy:
+    """The CORS headers of an API answer, from RECOMMENDER_ALLOWED_ORIGINS (Vary: Origin is the caller's)."""
+
+    def __init__(self, allowed: frozenset[str]) -> None:
+        self.allowed = allowed
+        self.hints = RefusedOriginHints()
+
+    def headers(self, origin: str | None, method: str, host: str) -> list[tuple[str, str]]:
+        if origin and origin in self.allowed:
+            headers = [("Access-Control-Allow-Origin", origin)]
+            if method == "OPTIONS":
+                headers += [
+                    ("Access-Control-Allow-Methods", ALLOWED_METHODS),
+                    ("Access-Control-Allow-Headers", "Content-Type"),
+                    ("Access-Control-Max-Age", "86400"),
+                ]
+            return headers
+        if origin and urlsplit(origin).netloc != host:  # the service's own pages need no listing
+            self.hints.refused(origin)
+        return []
+
+
+def cross_origin_policy(app: Flask) -> CrossOriginPolicy:
+    return app.extensions[KEY]
+
+
 def init_app(app: Flask) -> None:
-    allowed = parse_origins(app.config["RECOMMENDER_ALLOWED_ORIGINS"])
-    hints = RefusedOriginHints()
+    policy = app.extensions[KEY] = CrossOriginPolicy(parse_origins(app.config["RECOMMENDER_ALLOWED_ORIGINS"]))
 
     @app.after_request
     def allow_listed_origins(response: Response) -> Response:
         if not request.path.startswith("/api/"):
             return response
         response.vary.add("Origin")  # a CDN must not serve one origin's answer to another
-        origin = request.headers.get("Origin")
-        if origin and origin in allowed:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            if request.method == "OPTIONS":
-                response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
-                response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-                response.headers["Access-Control-Max-Age"] = "86400"
-        elif origin and urlsplit(origin).netloc != request.host:  # the service's own pages need no listing
-            hints.refused(origin)
+        for name, value in policy.headers(request.headers.get("Origin"), request.method, request.host):
+            response.headers[name] = value
         return response

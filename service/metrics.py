@@ -114,16 +114,25 @@ def observer(app: Flask) -> Observer:
     return metrics.observe if metrics is not None else ignore
 
 
-def count_view(outcome: str) -> None:
-    metrics = current_app.extensions.get(KEY)
+def count_view(app: Flask, outcome: str) -> None:
+    metrics = app.extensions.get(KEY)
     if metrics is not None:
         metrics.views.labels(outcome).inc()
 
 
-def count_box_event(kind: str, box: str) -> None:
-    metrics = current_app.extensions.get(KEY)
+def count_box_event(app: Flask, kind: str, box: str) -> None:
+    metrics = app.extensions.get(KEY)
     if metrics is not None:
         metrics.box_events.labels(kind, box).inc()
+
+
+def count_request(app: Flask, endpoint: str, status: int, started: float | None) -> None:
+    """One answered request; ``started`` is its time.perf_counter() on arrival, None when unknown."""
+    metrics = app.extensions.get(KEY)
+    if metrics is not None:
+        metrics.requests.labels(endpoint, str(status)).inc()
+        if started is not None:
+            metrics.duration.labels(endpoint).observe(time.perf_counter() - started)
 
 
 def init_app(app: Flask) -> None:
@@ -139,12 +148,8 @@ def init_app(app: Flask) -> None:
         g.metrics_started = time.perf_counter()
 
     @app.after_request
-    def count_request(response: Response) -> Response:
-        started = g.pop("metrics_started", None)
-        endpoint = request.endpoint or UNMATCHED
-        metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        if started is not None:
-            metrics.duration.labels(endpoint).observe(time.perf_counter() - started)
+    def count_answered(response: Response) -> Response:
+        count_request(app, request.endpoint or UNMATCHED, response.status_code, g.pop("metrics_started", None))
         return response
 
 

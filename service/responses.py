@@ -27,6 +27,8 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.wrappers import Response as HttpResponse
 
+from service.metrics import count_request
+
 DEFAULT_CAPACITY = 4096
 CACHEABLE = "recommender.cacheable"  # set in the WSGI environ by a view whose 200 answers may be kept
 USES_RANKING = "recommender.uses_ranking"  # set by a view whose answer consulted the Popular ranking
@@ -99,12 +101,6 @@ def _answer_from(cache: ResponseCache, app: Flask, inner: WsgiApp) -> WsgiApp:
         snapshot = app.extensions["recommender.holder"].live
         return snapshot, app.extensions["recommender.popularity"].rankings.generation
 
-    def count(endpoint: str, started: float) -> None:
-        metrics = app.extensions.get("recommender.metrics")
-        if metrics is not None:
-            metrics.requests.labels(endpoint, "200").inc()
-            metrics.duration.labels(endpoint).observe(time.perf_counter() - started)
-
     def answer(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "GET" or "HTTP_IF_NONE_MATCH" in environ:
             return inner(environ, start_response)
@@ -114,7 +110,7 @@ def _answer_from(cache: ResponseCache, app: Flask, inner: WsgiApp) -> WsgiApp:
         hit = cache.get(snapshot, generation, key)
         if hit is not None:
             start_response("200 OK", list(hit.headers))
-            count(hit.endpoint, started)
+            count_request(app, hit.endpoint, 200, started)
             return [hit.body]
         seen: dict[str, Any] = {}
 
