@@ -22,15 +22,28 @@ from bench.harness import BROWSER
 
 SKIPPED_HEADERS = {"date", "server", "connection", "transfer-encoding", "keep-alive"}  # not replayed by the floor
 WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-CALIBRATION_SECONDS = 2  # each of wrk_views' short runs that set its pace
 
 
 # wrk posting page views: each of its two threads walks its own half of a file of prepared events
-# ("address<TAB>body" lines, one simulated reader each), pausing WRK_DELAY_MS after each response.
+# ("address<TAB>body" lines, one simulated reader each). The pace is open-loop: each thread starts a
+# request every WRK_INTERVAL_MS on a schedule read from the monotonic clock (LuaJIT's ffi), whatever the
+# answers take, as long as a connection is free; a thread more than 50 ms behind its schedule drops
+# the missed slots instead of bursting to catch up.
 VIEWS_SCRIPT = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } wrk_timespec;
+int clock_gettime(int clock, wrk_timespec *now);
+]]
+local CLOCK_MONOTONIC = 1
+local timespec = ffi.new("wrk_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, timespec)
+  return tonumber(timespec.tv_sec) * 1000 + tonumber(timespec.tv_nsec) / 1e6
+end
 local lines = {}
 for line in io.lines(os.getenv("WRK_EVENTS")) do lines[#lines + 1] = line end
-local delay_ms = tonumber(os.getenv("WRK_DELAY_MS"))
+local interval_ms = tonumber(os.getenv("WRK_INTERVAL_MS"))
 local threads = 0
 function setup(thread)
   thread:set("first", threads)
@@ -47,8 +60,12 @@ function request()
     ["User-Agent"] = os.getenv("WRK_AGENT"),
   }, body)
 end
+local slot = nil
 function delay()
-  return delay_ms
+  local now = now_ms()
+  if slot == nil or slot < now - 50 then slot = now end
+  slot = slot + interval_ms
+  return math.max(0, slot - now)
 end
 """
 
@@ -123,31 +140,18 @@ def wrk_views(
     wrk is C: the same load from Python processes takes about a core of this 2-core machine by itself
     and never reaches 2,000 views a second. Each view comes from a simulated reader of its own (an
     address in X-Forwarded-For, a visitor id), so the rate limit and the dedupe see readers. wrk has
-    no rate option: each connection waits a delay after each answer, and the delay is set from short
-    runs that measure the answer time, so that connections / (answer time + delay) = rate.
+    no rate option: its two threads each start a request every 2 / `rate` seconds on a clock of their
+    own (VIEWS_SCRIPT), so the rate does not fall when answers slow down, up to `connections` in flight.
     """
     rng = random.Random(0)
     script = workdir / "views.lua"
     script.write_text(VIEWS_SCRIPT)
-    env = {**os.environ, "WRK_AGENT": BROWSER}
-
-    def events_file(name: str, count: int) -> str:
-        path = workdir / name
-        with path.open("w") as file:
-            for number, article_id in enumerate(rng.choices(article_ids, weights, k=count)):
-                event = {"type": "view", "article_id": article_id, "visitor_id": f"{name}-{number}"}
-                file.write(f"2001:db8:{number >> 16:x}::{number & 0xFFFF:x}\t{json.dumps(event)}\n")
-        return str(path)
-
-    env |= {"WRK_EVENTS": events_file("calibration.tsv", int(rate * 2 * CALIBRATION_SECONDS))}
-    delay = connections * 1000 / rate
-    for _ in range(3):  # the answer time grows with the load: settle on the delay that gives the rate
-        trial = wrk(base, script, CALIBRATION_SECONDS, connections, env | {"WRK_DELAY_MS": f"{delay:.3f}"})
-        answer_ms = max(0.0, connections * 1000 / max(trial["requests_per_second"], 1.0) - delay)
-        delay = max(0.0, connections * 1000 / rate - answer_ms)
-        if abs(trial["requests_per_second"] - rate) < 0.05 * rate:
-            break
-    env |= {"WRK_EVENTS": events_file("views.tsv", int(rate * seconds * 1.5)), "WRK_DELAY_MS": f"{delay:.3f}"}
+    path = workdir / "views.tsv"
+    with path.open("w") as file:
+        for number, article_id in enumerate(rng.choices(article_ids, weights, k=int(rate * seconds * 1.5))):
+            event = {"type": "view", "article_id": article_id, "visitor_id": f"views-{number}"}
+            file.write(f"2001:db8:{number >> 16:x}::{number & 0xFFFF:x}\t{json.dumps(event)}\n")
+    env = {**os.environ, "WRK_AGENT": BROWSER, "WRK_EVENTS": str(path), "WRK_INTERVAL_MS": f"{2000 / rate:.6f}"}
     command = wrk_command(base, script, seconds, connections)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     result = WrkViews()
