@@ -17,6 +17,8 @@ loopback. Article popularity follows the real, skewed click counts of MIND's ``p
    same is measured against the floor (``bench/floor.py``: the very bytes of those answers, and an
    empty 202 for each view, under the same gunicorn config), alternating, ``--rounds`` times: the
    floor's figures are what gunicorn, loopback and the load cost on this machine by themselves.
+   A third side sends the views to a second gunicorn of the same app at nice 10, as
+   deploy/recommender-events.service runs them, and asks the first for /recommendations.
 
 Rerun: ``.venv/bin/python -m bench.events [--rate 2000] [--seconds 20] [--rounds 3]``;
 results also go to ``bench/results/events.json``.
@@ -32,6 +34,7 @@ import statistics
 import tempfile
 import time
 import urllib.parse
+from contextlib import ExitStack
 from pathlib import Path
 
 from bench.harness import gunicorn, integrity, offered_views, stored_views
@@ -44,6 +47,8 @@ REPO = Path(__file__).resolve().parent.parent
 POPULARITY = REPO.parent / "shared" / "corpora" / "mind-sample" / "popularity.tsv"
 RESULTS = Path(__file__).resolve().parent / "results"
 FLUSH_SECONDS = 0.25
+FLOOR, SERVICE, SPLIT = "floor", "service", "service, views on workers of their own"
+BEACONS_NICE = 10  # as deploy/recommender-events.service runs them
 
 
 def view_weights(count: int) -> tuple[list[float], str]:
@@ -130,12 +135,17 @@ def counting(index: Path, workdir: Path, article_ids: list[str], weights: list[f
     }
 
 
-def latency(index: Path, workdir: Path, article_ids: list[str], weights: list[float], args, floor: Path | None) -> dict:
-    """/recommendations idle, then under wrk's views, against the service or (``floor``) its bytes replayed."""
-    app = "bench.floor:make_app()" if floor else "service:create_app()"
-    with gunicorn(index, workdir, app=app, FLOOR_RESPONSES=str(floor or "")) as server:
+def latency(index: Path, workdir: Path, article_ids: list[str], weights: list[float], args, side: str, floor: Path):
+    """/recommendations idle, then under wrk's views: the service, its bytes replayed (the floor), or the service
+    with the views sent to workers of their own at nice 10 (deploy/recommender-events.service)."""
+    app = "bench.floor:make_app()" if side == FLOOR else "service:create_app()"
+    with ExitStack() as stack:
+        server = stack.enter_context(gunicorn(index, workdir, app=app, FLOOR_RESPONSES=str(floor)))
+        views_base = server.base
+        if side == SPLIT:
+            views_base = stack.enter_context(gunicorn(index, workdir, nice=BEACONS_NICE)).base
         idle, _ = probe(server.base, article_ids, 5)
-        with wrk_views(server.base, article_ids, weights, args.rate, args.seconds + 2, workdir) as views:
+        with wrk_views(views_base, article_ids, weights, args.rate, args.seconds + 2, workdir) as views:
             time.sleep(1)  # the load is under way
             loaded, errors = probe(server.base, article_ids, args.seconds)
     return {
@@ -159,12 +169,12 @@ def latency_rounds(index: Path, scratch: Path, article_ids: list[str], weights: 
     with gunicorn(index, capture_dir) as server:
         floor = scratch / "floor.json"
         floor.write_text(json.dumps(capture(server.base, paths)))
-    runs: dict[str, list[dict]] = {"floor": [], "service": []}
+    runs: dict[str, list[dict]] = {side: [] for side in (FLOOR, SERVICE, SPLIT)}
     for number in range(args.rounds):
-        for side in runs:
-            workdir = scratch / f"latency-{side}-{number}"
+        for side_number, side in enumerate(runs):
+            workdir = scratch / f"latency-{side_number}-{number}"
             workdir.mkdir()
-            runs[side].append(latency(index, workdir, article_ids, weights, args, floor if side == "floor" else None))
+            runs[side].append(latency(index, workdir, article_ids, weights, args, side, floor))
             print(side, json.dumps(runs[side][-1]), flush=True)
     medians = {
         side: {key: statistics.median(run[key] for run in measured) for key in measured[0]}
@@ -203,9 +213,10 @@ def main() -> None:
             print(f"| {key} | {value} |")
         print()
     print(f"### /recommendations, idle and under {args.rate:g} views/s (median of {args.rounds} rounds)\n")
-    print("| measure | floor | service |\n|---|---|---|")
-    for key in latencies["median"]["service"]:
-        print(f"| {key} | {latencies['median']['floor'][key]} | {latencies['median']['service'][key]} |")
+    medians = latencies["median"]
+    print(f"| measure | {' | '.join(medians)} |\n|---|{'---|' * len(medians)}")
+    for key in medians[SERVICE]:
+        print(f"| {key} | {' | '.join(str(side[key]) for side in medians.values())} |")
 
 
 if __name__ == "__main__":

@@ -65,15 +65,19 @@ def gunicorn(
     app: str = "service:create_app()",
     access_log: bool = True,
     boot_seconds: float = 60,
+    nice: int = 0,
     **environment: str,
 ) -> Iterator[Server]:
     """The real app (or ``app``) under gunicorn with the production config, on a free loopback port.
+
+    ``nice``: the CPU priority it runs at, as deploy/recommender-events.service sets it for the beacons' workers.
 
     ``boot_seconds``: how long a worker may take to load the index (a million articles take more than the
     config's 30-second worker timeout) and the server to answer."""
     port = free_port()
     binary = Path(sys.executable).parent / "gunicorn"
     command = [
+        *(["nice", "-n", str(nice)] if nice else []),
         str(binary), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
         "--worker-class", worker_class, "--threads", "4", *(["--access-logfile", "-"] if access_log else []),
         *(["--timeout", str(round(boot_seconds))] if boot_seconds > 30 else []), app,
