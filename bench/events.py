@@ -17,8 +17,9 @@ loopback. Article popularity follows the real, skewed click counts of MIND's ``p
    same is measured against the floor (``bench/floor.py``: the very bytes of those answers, and an
    empty 202 for each view, under the same gunicorn config), alternating, ``--rounds`` times: the
    floor's figures are what gunicorn, loopback and the load cost on this machine by themselves.
-   A third side sends the views to a second gunicorn of the same app at nice 10, as
-   deploy/recommender-events.service runs them, and asks the first for /recommendations.
+   A third side sends the views to a second gunicorn of the same app at nice 10 and without an
+   access log, as deploy/recommender-events.service runs them, and asks the first for
+   /recommendations.
 
 Rerun: ``.venv/bin/python -m bench.events [--rate 2000] [--seconds 20] [--rounds 3]``;
 results also go to ``bench/results/events.json``.
@@ -143,7 +144,8 @@ def latency(index: Path, workdir: Path, article_ids: list[str], weights: list[fl
         server = stack.enter_context(gunicorn(index, workdir, app=app, FLOOR_RESPONSES=str(floor)))
         views_base = server.base
         if side == SPLIT:
-            views_base = stack.enter_context(gunicorn(index, workdir, nice=BEACONS_NICE)).base
+            beacons = gunicorn(index, workdir, access_log=False, nice=BEACONS_NICE)  # as deploy/ runs them
+            views_base = stack.enter_context(beacons).base
         idle, _ = probe(server.base, article_ids, 5)
         with wrk_views(views_base, article_ids, weights, args.rate, args.seconds + 2, workdir) as views:
             time.sleep(1)  # the load is under way
