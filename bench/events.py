@@ -17,9 +17,9 @@ loopback. Article popularity follows the real, skewed click counts of MIND's ``p
    same is measured against the floor (``bench/floor.py``: the very bytes of those answers, and an
    empty 202 for each view, under the same gunicorn config), alternating, ``--rounds`` times: the
    floor's figures are what gunicorn, loopback and the load cost on this machine by themselves.
-   A third side sends the views to a second gunicorn of the same app at nice 10 and without an
-   access log, as deploy/recommender-events.service runs them, and asks the first for
-   /recommendations.
+   A third side sends the views to workers of their own, as deploy/recommender-events.service
+   runs them (``bench.harness.beacons_server``: the same app under granian, at nice 10), and asks
+   gunicorn's for /recommendations.
 
 Rerun: ``.venv/bin/python -m bench.events [--rate 2000] [--seconds 20] [--rounds 3]``;
 results also go to ``bench/results/events.json``.
@@ -38,7 +38,7 @@ import urllib.parse
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.harness import gunicorn, integrity, offered_views, stored_views
+from bench.harness import beacons_server, gunicorn, integrity, offered_views, stored_views
 from bench.wrk import capture, wrk_views
 from recommender.indexing.corpus import load_corpus
 from recommender.indexing.index import build_index
@@ -49,7 +49,6 @@ POPULARITY = REPO.parent / "shared" / "corpora" / "mind-sample" / "popularity.ts
 RESULTS = Path(__file__).resolve().parent / "results"
 FLUSH_SECONDS = 0.25
 FLOOR, SERVICE, SPLIT = "floor", "service", "service, views on workers of their own"
-BEACONS_NICE = 10  # as deploy/recommender-events.service runs them
 
 
 def view_weights(count: int) -> tuple[list[float], str]:
@@ -138,14 +137,13 @@ def counting(index: Path, workdir: Path, article_ids: list[str], weights: list[f
 
 def latency(index: Path, workdir: Path, article_ids: list[str], weights: list[float], args, side: str, floor: Path):
     """/recommendations idle, then under wrk's views: the service, its bytes replayed (the floor), or the service
-    with the views sent to workers of their own at nice 10 (deploy/recommender-events.service)."""
+    with the views sent to workers of their own (deploy/recommender-events.service)."""
     app = "bench.floor:make_app()" if side == FLOOR else "service:create_app()"
     with ExitStack() as stack:
         server = stack.enter_context(gunicorn(index, workdir, app=app, FLOOR_RESPONSES=str(floor)))
         views_base = server.base
         if side == SPLIT:
-            beacons = gunicorn(index, workdir, access_log=False, nice=BEACONS_NICE)  # as deploy/ runs them
-            views_base = stack.enter_context(beacons).base
+            views_base = stack.enter_context(beacons_server(index, workdir)).base
         idle, _ = probe(server.base, article_ids, 5)
         with wrk_views(views_base, article_ids, weights, args.rate, args.seconds + 2, workdir) as views:
             time.sleep(1)  # the load is under way

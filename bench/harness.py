@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
+BEACONS_NICE = 10  # the CPU priority of the beacons' workers in deploy/recommender-events.service
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 
@@ -56,6 +57,19 @@ class Server:
         self.process.wait()
 
 
+def service_environment(index: Path, workdir: Path, **environment: str) -> dict[str, str]:
+    """The service's settings for a benchmark or load test: its stores in ``workdir``, as behind one proxy."""
+    return {
+        **os.environ,
+        # As behind one reverse proxy: the load processes name their simulated readers in X-Forwarded-For.
+        "RECOMMENDER_TRUSTED_PROXIES": "1",
+        "RECOMMENDER_INDEX": str(index),
+        "RECOMMENDER_POPULARITY_URL": f"sqlite:///{workdir / 'views.sqlite3'}",
+        "RECOMMENDER_CHANGES": str(workdir / "changes.sqlite3"),
+        **environment,
+    }
+
+
 @contextmanager
 def gunicorn(
     index: Path,
@@ -65,49 +79,69 @@ def gunicorn(
     app: str = "service:create_app()",
     access_log: bool = True,
     boot_seconds: float = 60,
-    nice: int = 0,
     **environment: str,
 ) -> Iterator[Server]:
     """The real app (or ``app``) under gunicorn with the production config, on a free loopback port.
-
-    ``nice``: the CPU priority it runs at, as deploy/recommender-events.service sets it for the beacons' workers.
 
     ``boot_seconds``: how long a worker may take to load the index (a million articles take more than the
     config's 30-second worker timeout) and the server to answer."""
     port = free_port()
     binary = Path(sys.executable).parent / "gunicorn"
     command = [
-        *(["nice", "-n", str(nice)] if nice else []),
         str(binary), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
         "--worker-class", worker_class, "--threads", "4", *(["--access-logfile", "-"] if access_log else []),
         *(["--timeout", str(round(boot_seconds))] if boot_seconds > 30 else []), app,
     ]  # fmt: skip
-    env = {
-        **os.environ,
-        # As behind one reverse proxy: the load processes name their simulated readers in X-Forwarded-For.
-        "RECOMMENDER_TRUSTED_PROXIES": "1",
-        "RECOMMENDER_INDEX": str(index),
-        "RECOMMENDER_POPULARITY_URL": f"sqlite:///{workdir / 'views.sqlite3'}",
-        "RECOMMENDER_CHANGES": str(workdir / "changes.sqlite3"),
-        **({} if access_log else {"GUNICORN_ACCESS_LOG": "off"}),
-        **environment,
-    }
-    log = workdir / "gunicorn.log"
+    access = {} if access_log else {"GUNICORN_ACCESS_LOG": "off"}
+    env = service_environment(index, workdir, **access, **environment)
+    with _serving(command, env, port, workdir / "gunicorn.log", boot_seconds) as server:
+        yield server
+
+
+@contextmanager
+def beacons_server(index: Path, workdir: Path, workers: int = 2, nice: int = BEACONS_NICE) -> Iterator[Server]:
+    """The page-view beacons' own workers, as deploy/recommender-events.service runs them: the same app under
+    granian (WSGI, one thread per worker), at a lower CPU priority, without an access log."""
+    port = free_port()
+    binary = Path(sys.executable).parent / "granian"
+    command = [
+        *(["nice", "-n", str(nice)] if nice else []),
+        str(binary), "--interface", "wsgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--blocking-threads", "1", "--no-access-log", "service:create_app",
+    ]  # fmt: skip
+    # Each worker counts in its own files there and a scrape sums them, as under gunicorn's config.
+    metrics = workdir / "beacons-metrics"
+    metrics.mkdir(exist_ok=True)
+    env = service_environment(index, workdir, PROMETHEUS_MULTIPROC_DIR=str(metrics))
+    # Every worker must be up: granian stopped while one is still loading the app waits for it forever.
+    with _serving(command, env, port, workdir / "granian.log", boot_seconds=60, workers=workers) as server:
+        yield server
+
+
+@contextmanager
+def _serving(
+    command: list[str], env: dict[str, str], port: int, log: Path, boot_seconds: float, workers: int = 1
+) -> Iterator[Server]:
+    """Start a server, wait until it answers (from ``workers`` different workers), and stop it gracefully at the
+    end (SIGKILL if it hangs)."""
     with log.open("ab") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=sink, start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:
         deadline = time.monotonic() + boot_seconds
-        while True:
+        answered: set[int] = set()
+        while len(answered) < workers:
             try:
-                urllib.request.urlopen(f"{server.base}/healthz", timeout=5).close()
-                break
+                with urllib.request.urlopen(f"{server.base}/healthz", timeout=5) as response:
+                    answered.add(json.load(response)["worker_pid"] if workers > 1 else 0)
             except urllib.error.HTTPError:  # answering: a floor app has no /healthz
                 break
             except OSError:
+                pass
+            if len(answered) < workers:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.1)
+                    raise RuntimeError(f"{command[0]} did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.05)
         yield server
     finally:
         if process.poll() is None:

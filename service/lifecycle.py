@@ -3,9 +3,12 @@
 ``create_app`` keeps a ``Lifecycle`` in ``app.extensions["recommender"]``. Each
 part registers how to stop itself as it starts; ``close()`` runs those in
 reverse order, once, whoever calls it first: the app's owner (a test, an
-embedding program) or the interpreter at exit, so that a gunicorn worker that is
-stopped, not killed, still writes the views it holds. An explicit close
-unregisters the exit hook, so a closed app is not kept alive until exit.
+embedding program) or the interpreter at exit, so that a worker that is stopped,
+not killed, still writes the views it holds. Exit means two hooks: atexit for a
+gunicorn worker (a fork), and multiprocessing's exit finalizers for granian's
+(deploy/recommender-events.service), a multiprocessing child, which leaves with
+os._exit after those and never runs atexit. An explicit close unregisters both,
+so a closed app is not kept alive until exit.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import atexit
 import logging
 import threading
 from collections.abc import Callable
+from multiprocessing.util import Finalize
 
 from flask import Flask
 
@@ -26,6 +30,7 @@ class Lifecycle:
         self._lock = threading.Lock()
         self._closed = False
         atexit.register(self.close)
+        self._exit_finalizer = Finalize(None, self.close, exitpriority=0)
 
     @property
     def closed(self) -> bool:
@@ -46,6 +51,7 @@ class Lifecycle:
             self._closed = True
             closers, self._closers = self._closers[::-1], []
         atexit.unregister(self.close)
+        self._exit_finalizer.cancel()
         for closer in closers:
             try:
                 closer()
