@@ -1,12 +1,15 @@
 """Recency, story collapse and diversity on the dated shared corpora: what each setting does to the box.
 
-For Reuters-21578 (dated Feb-Oct 1987, with topics) and Wikinews (2019-2020, no sections), in one
-run, per way of reading a page (on its publication day, when every candidate is older; or in the
-whole archive, follow-ups included) and per setting: the median age of the similar items shown (the
-page article's date minus the item's, 0 for a newer item), same-section precision of the similar
-items (Reuters), the share of boxes holding two items of one story (cosine at or above the story
-threshold), the share of boxes that differ from what re-ranking all 30 stored neighbours would give
-(are 3 candidates per item enough?), and the time per box. The baseline is ``recency=off`` without
+For Reuters-21578 (dated Feb-Oct 1987, with topics), Wikinews (2019-2020, no sections), and BBC News
+(five sections, stories of 2004-2005 without dates) with dates drawn at random over those two years,
+the one corpus with both sections and years (a check of the mechanism on a large candidate pool, not
+of how news ages: real follow-ups are dated close to their story), in one run, per way of reading a
+page (on its publication day, when every candidate is older; or in the whole archive, follow-ups
+included) and per setting: the median age of the similar items shown (the page article's date minus
+the item's, 0 for a newer item), same-section precision of the similar items (Reuters, BBC), the share
+of boxes holding two items of one story (cosine at or above the story threshold), the share of boxes
+that differ from what re-ranking all 30 stored neighbours would give (are 3 candidates per item
+enough?), and the time per box. The baseline is ``recency=off`` without
 story collapse, measured in the same run.
 
 Rerun: ``.venv/bin/python -m bench.recency`` (``make bench``); needs ../shared/corpora and says so
@@ -15,15 +18,17 @@ when it is absent. Results go to ``bench/results/recency.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from bench.synth import SHARED_CORPORA
-from recommender.indexing.corpus import load_corpus
+from recommender.indexing.corpus import Article, load_corpus
 from recommender.indexing.index import build_index
 from recommender.indexing.rerank import DAY, RerankSettings
 from recommender.serving import boxes
@@ -57,8 +62,25 @@ def not_yet_published(live: LiveIndex, article_id: str) -> set[str]:
     return {n.article["id"] for n in stored if live.published_timestamp(n.article["id"]) > page}
 
 
+RANDOM_DATES = "bbc, random dates 2004-2005"
+RANDOM_DATES_SPAN = (datetime(2004, 1, 1, tzinfo=UTC), datetime(2006, 1, 1, tzinfo=UTC))
+
+
+def with_random_dates(articles: list[Article], seed: int = 0) -> list[Article]:
+    """Each article published at a moment drawn uniformly over RANDOM_DATES_SPAN."""
+    start, end = RANDOM_DATES_SPAN
+    offsets = np.random.default_rng(seed).uniform(0, (end - start).total_seconds(), len(articles))
+    return [
+        dataclasses.replace(article, published_at=(start + timedelta(seconds=float(offset))).isoformat())
+        for article, offset in zip(articles, offsets, strict=True)
+    ]
+
+
 def measure(name: str, pages: int = 3000) -> list[dict[str, object]]:
-    corpus = load_corpus(SHARED_CORPORA / name / "articles.jsonl", max_bad_fraction=1.0)
+    folder = "bbc" if name == RANDOM_DATES else name
+    corpus = load_corpus(SHARED_CORPORA / folder / "articles.jsonl", max_bad_fraction=1.0)
+    if name == RANDOM_DATES:
+        corpus = dataclasses.replace(corpus, articles=with_random_dates(corpus.articles))
     live = LiveIndex(build_index(corpus))
     dated = [a for a in corpus.articles if a.published_at]
     sample = [dated[i] for i in np.random.default_rng(0).choice(len(dated), min(pages, len(dated)), replace=False)]
@@ -126,7 +148,7 @@ def main() -> None:
     if not SHARED_CORPORA.is_dir():
         print(f"{SHARED_CORPORA} is absent: the recency benchmark needs the shared corpora; nothing measured")
         return
-    rows = [row for name in ("reuters21578", "wikinews") for row in measure(name)]
+    rows = [row for name in ("reuters21578", "wikinews", RANDOM_DATES) for row in measure(name)]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "recency.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))
