@@ -174,7 +174,7 @@ def events() -> Response:
     """Record a page view, or an impression or click of a box. Accepts JSON, also as the text/plain body
     navigator.sendBeacon sends. service.beacons answers most of them before Flask; this view, the ones
     sent without a Content-Length."""
-    raw = request.get_data(cache=False)
+    raw = request.stream.read(MAX_EVENT_BYTES + 1)  # as the layer, never more: a larger body is refused alike
     body = raw if len(raw) <= MAX_EVENT_BYTES else None
     return beacons.flask_response(beacons.receive(current_app, beacons.Beacon.from_environ(request.environ, body)))
 

@@ -37,6 +37,7 @@ BEACONS = [
     ("bad visitor id", json.dumps({**VIEW, "visitor_id": "a b"}).encode(), {}),
     ("lone surrogate", b'{"type": "view", "article_id": "space-2", "visitor_id": "\\udc80"}', {}),
     ("too large", json.dumps({**VIEW, "padding": "x" * 5000}).encode(), {}),
+    ("beyond the app's limit", json.dumps({**VIEW, "padding": "x" * (2 << 20)}).encode(), {}),
     ("other site", json.dumps(VIEW).encode(), {"Origin": "https://elsewhere.example"}),
     ("flood", json.dumps(VIEW).encode(), {}),
 ]
@@ -81,7 +82,7 @@ def test_a_beacon_gets_the_same_answer_and_count_either_way(make_app, small_inde
     assert statuses == {
         "view": 202, "view from the site": 202, "anonymous view": 202, "crawler": 202, "impression": 202,
         "not JSON": 400, "nested too deep": 400, "unknown article": 400, "bad visitor id": 400,
-        "lone surrogate": 400, "too large": 413, "other site": 403, "flood": 429,
+        "lone surrogate": 400, "too large": 413, "beyond the app's limit": 413, "other site": 403, "flood": 429,
     }  # fmt: skip
     assert dict(layer[1][3])["access-control-allow-origin"] == SITE
     assert dict(layer[-1][3])["retry-after"].isdigit()
