@@ -55,6 +55,9 @@ def test_views_acknowledged_just_before_a_graceful_stop_are_written(bundled_inde
             )  # fmt: skip
             with urllib.request.urlopen(request, timeout=10) as response:
                 assert response.status == 202
+        # Any worker's scrape sums every worker's counts.
+        with urllib.request.urlopen(f"{server.base}/metrics", timeout=10) as response:
+            assert 'recommender_views_total{outcome="accepted"} 40.0' in response.read().decode()
     assert stored_views(tmp_path / "views.sqlite3")[article] == 40
 
 
