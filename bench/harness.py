@@ -113,7 +113,8 @@ def beacons_server(index: Path, workdir: Path, workers: int = 2, nice: int = BEA
     metrics = workdir / "beacons-metrics"
     metrics.mkdir(exist_ok=True)
     env = service_environment(index, workdir, PROMETHEUS_MULTIPROC_DIR=str(metrics))
-    # Every worker must be up: granian stopped while one is still loading the app waits for it forever.
+    # Every worker must be up: granian stopped while one was still loading the app had not exited 30 s later
+    # (2 of 4 trials).
     with _serving(command, env, port, workdir / "granian.log", boot_seconds=60, workers=workers) as server:
         yield server
 
