@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
-BEACONS_NICE = 10  # the CPU priority of the beacons' workers in deploy/recommender-events.service
+BEACONS_NICE = 10  # about the share CPUWeight=10 gives the beacons' workers in deploy/recommender-events.service
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 
@@ -101,7 +101,7 @@ def gunicorn(
 @contextmanager
 def beacons_server(index: Path, workdir: Path, workers: int = 2, nice: int = BEACONS_NICE) -> Iterator[Server]:
     """The page-view beacons' own workers, as deploy/recommender-events.service runs them: the same app under
-    granian (WSGI, one thread per worker), at a lower CPU priority, without an access log."""
+    granian (WSGI, one thread per worker), at a lower CPU weight, without an access log."""
     port = free_port()
     binary = Path(sys.executable).parent / "granian"
     command = [
@@ -116,7 +116,21 @@ def beacons_server(index: Path, workdir: Path, workers: int = 2, nice: int = BEA
     # Every worker must be up: granian stopped while one was still loading the app had not exited 30 s later
     # (2 of 4 trials).
     with _serving(command, env, port, workdir / "granian.log", boot_seconds=60, workers=workers) as server:
+        lower_group_priority(server.process.pid, nice)
         yield server
+
+
+def lower_group_priority(pid: int, nice: int) -> None:
+    """What the unit's CPUWeight does, here: a process's nice only ranks it within its scheduling group, and
+    a server started in a session of its own (as every one here, and every systemd service) has a group of
+    its own. With the kernel's autogroups on, that group's nice weighs the whole server against the others;
+    a nice of 10 is 110/1024 of a default share, the unit's CPUWeight=10 of 100 is 1/10."""
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    if nice and autogroup.exists():  # absent when the kernel has no autogroups, where the process's nice serves
+        try:
+            autogroup.write_text(str(nice))
+        except OSError as error:  # EAGAIN: a user without CAP_SYS_ADMIN may set one every 100 ms
+            print(f"the beacons' workers keep a full CPU share: {error}", file=sys.stderr)
 
 
 @contextmanager
