@@ -121,10 +121,8 @@ def beacons_server(index: Path, workdir: Path, workers: int = 2, nice: int = BEA
 
 
 def lower_group_priority(pid: int, nice: int) -> None:
-    """What the unit's CPUWeight does, here: a process's nice only ranks it within its scheduling group, and
-    a server started in a session of its own (as every one here, and every systemd service) has a group of
-    its own. With the kernel's autogroups on, that group's nice weighs the whole server against the others;
-    a nice of 10 is 110/1024 of a default share, the unit's CPUWeight=10 of 100 is 1/10."""
+    """What the unit's CPUWeight=10 does, here: a nice ranks a process only within its scheduling group, and a
+    server in a session of its own has a group of its own, whose nice (110/1024 of a share at 10) counts."""
     autogroup = Path(f"/proc/{pid}/autogroup")
     if nice and autogroup.exists():  # absent when the kernel has no autogroups, where the process's nice serves
         try:

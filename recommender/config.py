@@ -180,6 +180,11 @@ class Settings:
         "how often each worker checks for a new index version and new article changes; `0` never checks",
         shown="`2`", old_name="RELOAD_INTERVAL_SECONDS",
     )  # fmt: skip
+    warm_articles: int = _setting(
+        "RECOMMENDER_WARM_ARTICLES", _whole(0), 2000,
+        "articles whose \"More like this\" each worker computes in a background thread after every index "
+        "change, most viewed then newest, before readers ask for them; `0` leaves every list to its first reader",
+    )  # fmt: skip
     allowed_origins: str = _setting(
         "RECOMMENDER_ALLOWED_ORIGINS", _text, "",
         "origins (comma-separated) whose pages may call the API cross-origin; when set, also the only pages "

@@ -40,6 +40,7 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "RECOMMENDER_CHANGES": None if settings.changes is None else str(settings.changes),
         "RECOMMENDER_ADMIN_TOKEN": settings.admin_token,
         "RELOAD_INTERVAL_SECONDS": settings.reload_interval_seconds,
+        "WARM_ARTICLES": settings.warm_articles,
         "RECOMMENDER_ALLOWED_ORIGINS": settings.allowed_origins,
         "POPULARITY_MAX_PENDING": settings.popularity_max_pending,
         "EVENTS_PER_MINUTE": settings.events_per_minute,
@@ -70,6 +71,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, environ: Mapping
     try:
         live.init_app(app)
         popularity.init_app(app)
+        live.start_warming(app)
     except BaseException:
         lifecycle.close()  # what started before the failure stops, instead of leaking into the caller
         raise

@@ -20,7 +20,7 @@ from recommender.serving.page import BoxSizes, page_boxes
 from recommender.serving.teasers import item_teaser
 from service import beacons
 from service.errors import error_response
-from service.live import current_index
+from service.live import current_index, lists_prepared
 from service.parameters import fill_parameter, int_parameter, min_score_parameter, rerank_parameters, window_parameter
 from service.popularity import current_popularity
 from service.responses import USES_RANKING, reusable
@@ -206,6 +206,8 @@ def healthz() -> Response:
         # Views this worker has acknowledged and not yet written to the store (they grow while it is down),
         # the batch being written included.
         pending_views=current_popularity().recorder.unwritten,
+        # "More like this" lists of the served snapshot computed ahead of readers (RECOMMENDER_WARM_ARTICLES).
+        lists_prepared=lists_prepared(current_app),
     )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -6,10 +6,12 @@ import gc
 
 from flask import Flask, current_app
 
+from recommender.popularity.views import DEFAULT_WINDOW
 from recommender.serving.changes import ChangeLog, default_changes_path
 from recommender.serving.curation import CurationStore, default_curation_path
 from recommender.serving.holder import IndexHolder, Watcher
 from recommender.serving.live import LiveIndex
+from recommender.serving.warm import Warmer
 from service.lifecycle import lifecycle_of
 from service.metrics import observer
 
@@ -32,6 +34,33 @@ def init_app(app: Flask) -> None:
         watcher = Watcher(holder, interval)
         watcher.start()
         lifecycle.on_close(watcher.stop)
+
+
+def start_warming(app: Flask) -> None:
+    """After the page-view store: the lists prepared first are those of the most viewed articles."""
+    articles = int(app.config["WARM_ARTICLES"])
+    if articles <= 0:
+        return
+    holder = app.extensions["recommender.holder"]
+    rankings = app.extensions["recommender.popularity"].rankings
+    warmer = Warmer(
+        lambda: holder.live,
+        lambda: (entry.article_id for entry in rankings.ranked(DEFAULT_WINDOW)),
+        articles,
+        observer(app),
+    )
+    app.extensions["recommender.warmer"] = warmer
+    warmer.start()
+    lifecycle_of(app).on_close(warmer.stop)
+
+
+def lists_prepared(app: Flask) -> int:
+    """How many lists of the snapshot served now were computed ahead of readers."""
+    warmer = app.extensions.get("recommender.warmer")
+    if warmer is None:
+        return 0
+    index, count = warmer.prepared
+    return count if index is current_holder().live else 0
 
 
 def current_holder() -> IndexHolder:

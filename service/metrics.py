@@ -63,6 +63,11 @@ class Metrics:
         self.box_events = Counter(
             "recommender_box_events", "Impressions and clicks of the boxes, no bots", ["kind", "box"], registry=own
         )
+        self.lists_prepared = Counter(
+            "recommender_lists_prepared",
+            "More like this lists computed ahead of readers after an index change",
+            registry=own,
+        )
         for outcome in VIEW_OUTCOMES:  # every series exists from the start, so a rate() sees its first increase
             self.views.labels(outcome)
 
@@ -78,6 +83,8 @@ class Metrics:
             self.popular_refresh.observe(amount)
         elif event == "refresh_error":
             self.popular_refresh_errors.inc(amount)
+        elif event == "lists_prepared":
+            self.lists_prepared.inc(amount)
 
     def exposition(self, manifest: dict[str, Any]) -> bytes:
         """Every worker's series (or this app's), and the age of the index this worker serves, as of now."""

@@ -61,7 +61,7 @@ def test_close_stops_every_thread_writes_what_is_held_and_closes_the_stores(
     body = {"pinned": ["space-9"], "blocked": []}
     assert client.put("/api/v1/articles/space-1/curation", json=body, headers=AUTH).status_code == 200
     started = {thread.name for thread in set(threading.enumerate()) - before}
-    assert started == {"index-watcher", "popular-refresher", "view-flusher", "click-flusher"}
+    assert started == {"index-watcher", "popular-refresher", "view-flusher", "click-flusher", "list-warmer"}
     assert {Path(name).name for name in open_files_under(tmp_path)} >= {
         "views.sqlite3", "changes.sqlite3", "curation.sqlite3"
     }  # fmt: skip

@@ -194,7 +194,15 @@ def components() -> dict[str, Any]:
             },
             "Health": {
                 "type": "object",
-                "required": ["status", "index_version", "article_count", "built_at", "worker_pid", "pending_views"],
+                "required": [
+                    "status",
+                    "index_version",
+                    "article_count",
+                    "built_at",
+                    "worker_pid",
+                    "pending_views",
+                    "lists_prepared",
+                ],
                 "properties": {
                     "status": {"const": "ok"},
                     "index_version": {"type": "string"},
@@ -202,6 +210,7 @@ def components() -> dict[str, Any]:
                     "built_at": {"type": "string"},
                     "worker_pid": {"type": "integer"},
                     "pending_views": {"type": "integer", "minimum": 0},
+                    "lists_prepared": {"type": "integer", "minimum": 0},
                 },
             },
         },

@@ -1,0 +1,107 @@
+"""Lists computed ahead of readers: which articles, the very lists a reader gets, a new snapshot each time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from recommender.serving import boxes
+from recommender.serving.holder import IndexHolder
+from recommender.serving.live import LiveIndex
+from recommender.serving.page import page_boxes
+from recommender.serving.warm import Warmer, likeliest, prepare
+from tests.conftest import AppFactory
+from tests.test_metrics import scrape, value
+
+TOKEN = "s3cret-token"
+DEADLINE_SECONDS = 30
+
+
+def wait_for(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {DEADLINE_SECONDS} s"
+        time.sleep(0.02)
+
+
+def newest_ids(index: LiveIndex) -> list[str]:
+    return [article["id"] for article in index.newest_first]
+
+
+def test_the_likeliest_are_the_most_viewed_then_the_newest_each_once(small_index: Path) -> None:
+    index = IndexHolder(small_index).live
+    newest = newest_ids(index)
+    viewed = [newest[-1], "no-such-article", newest[-3], newest[-1]]
+    assert list(likeliest(index, viewed, 4)) == [newest[-1], newest[-3], newest[0], newest[1]]
+    assert list(likeliest(index, [], 2)) == newest[:2]
+    assert sorted(likeliest(index, viewed, 1000)) == sorted(newest)  # every article, once
+
+
+def test_a_prepared_list_is_the_readers_and_spares_the_reader_the_re_rank(
+    small_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cold = IndexHolder(small_index).live
+    warm = IndexHolder(small_index).live
+    for article_id in newest_ids(warm):
+        prepare(warm, article_id)
+    re_ranked: list[str] = []
+    rerank = boxes.rerank
+    monkeypatch.setattr(boxes, "rerank", lambda *args: re_ranked.append("rerank") or rerank(*args))
+    for article_id in newest_ids(warm):
+        assert page_boxes(warm, article_id, []) == page_boxes(cold, article_id, [])
+    assert len(re_ranked) == len(cold)  # the cold snapshot's, one per article; none for the prepared one
+
+
+def test_each_snapshot_served_is_prepared_in_the_background(small_index: Path) -> None:
+    holder = IndexHolder(small_index)
+    prepared: list[float] = []
+    warmer = Warmer(lambda: holder.live, lambda: [], observe=lambda event, amount: prepared.append(amount))
+    warmer.start()
+    try:
+        first = holder.live
+        wait_for(lambda: warmer.prepared == (first, len(first)), "prepared snapshot")
+        holder.live = first.with_curation({})  # any swap: a new snapshot starts without lists
+        wait_for(lambda: warmer.prepared == (holder.live, len(first)), "second prepared snapshot")
+        assert prepared == [len(first), len(first)]
+    finally:
+        warmer.stop()
+    assert not warmer.is_alive()
+
+
+def test_a_snapshot_replaced_while_it_is_prepared_is_dropped(small_index: Path) -> None:
+    first = IndexHolder(small_index).live
+    second = first.with_curation({})
+    served = iter([first, first, first])
+    warmer = Warmer(lambda: next(served, second), lambda: [], articles=100)
+    assert warmer.prepare_snapshot(first) == 3  # the fourth check found a newer snapshot served
+    assert warmer.prepared == (first, 3)
+
+
+def test_at_most_the_configured_number_of_lists(small_index: Path) -> None:
+    index = IndexHolder(small_index).live
+    assert Warmer(lambda: index, lambda: [], articles=4).prepare_snapshot(index) == 4
+
+
+def test_the_service_prepares_every_worker_s_lists_and_again_after_a_change(
+    make_app: AppFactory, small_index: Path, tmp_path: Path
+) -> None:
+    app = make_app(small_index, tmp_path, RECOMMENDER_ADMIN_TOKEN=TOKEN)
+    client = app.test_client()
+    count = client.get("/healthz").get_json()["article_count"]
+    wait_for(lambda: client.get("/healthz").get_json()["lists_prepared"] == count, "lists prepared")
+    story = {"title": "Bread ovens", "body": "Bakers bake bread in a hot oven with flour.", "section": "baking"}
+    response = client.put("/api/v1/articles/baking-9", json=story, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 201, response.get_json()
+    health = client.get("/healthz").get_json()
+    assert health["article_count"] == count + 1
+    wait_for(lambda: client.get("/healthz").get_json()["lists_prepared"] == count + 1, "lists of the new snapshot")
+    assert value(scrape(client), "recommender_lists_prepared_total") >= 2 * count + 1
+
+
+def test_no_lists_are_prepared_when_turned_off(make_app: AppFactory, small_index: Path, tmp_path: Path) -> None:
+    app = make_app(small_index, tmp_path, WARM_ARTICLES=0)
+    assert app.test_client().get("/healthz").get_json()["lists_prepared"] == 0
+    assert "recommender.warmer" not in app.extensions
