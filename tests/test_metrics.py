@@ -105,6 +105,12 @@ def test_each_series_moves_with_the_traffic(
     assert value(after, "recommender_http_requests_total", endpoint="api.related", status="404") == 1
     assert value(after, "recommender_http_requests_total", endpoint="unmatched", status="404") == 1
     assert value(after, "recommender_http_request_duration_seconds_count", endpoint="api.related") == 2
+    # Buckets below 5 ms, where a healthy worker's answers fall (the library's default starts there).
+    bucket = (
+        "recommender_http_request_duration_seconds_bucket",
+        frozenset({"endpoint": "api.related", "le": "0.001"}.items()),
+    )
+    assert bucket in after
     assert value(after, "recommender_http_requests_total", endpoint="api.events", status="429") == 1
     assert 0 < value(after, "recommender_index_age_seconds") < 7 * 86400
     text = client.get("/metrics").get_data(as_text=True)
