@@ -9,6 +9,7 @@ import weakref
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_info
 
 from recommender.cli import main
 from recommender.popularity.stores import open_store
@@ -141,3 +142,17 @@ def test_a_read_only_app_creates_no_change_log_and_no_curation_file(
     reader.extensions["recommender.holder"].refresh()
     curation = reader.test_client().get("/api/v1/articles/space-1/related").get_json()["items"][0]
     assert curation["id"] == "space-9"
+
+
+def blas_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def test_an_app_runs_blas_on_the_request_s_own_thread_until_it_is_closed(
+    make_app: AppFactory, small_index: Path, tmp_path: Path
+) -> None:
+    before = blas_threads()
+    app = make_app(small_index, tmp_path)
+    assert blas_threads() == {1}  # more would only spin beside the request
+    app.extensions["recommender"].close()
+    assert blas_threads() == before
