@@ -10,10 +10,12 @@ the gap is the service's own work per request. Load comes from wrk (Debian packa
 For each gunicorn config (the production one, ``deploy/gunicorn.conf.py``: gthread
 workers with the access log; then without the access log; then sync workers) it
 alternates floor and service, ``--rounds`` times, and reports the median req/s,
-p50 and p99 of each, and the service's share of the floor. The last block repeats
+p50 and p99 of each, and the service's share of the floor. The last two blocks repeat
 ``/recommendations`` with the production config while a second wrk posts 2,000 page
-views per second, each from a simulated reader of its own, to the same server (the floor
-accepts them with an empty 202; ``bench/events.py`` uses the same load).
+views per second, each from a simulated reader of its own (``bench/events.py`` uses the
+same load): to the same server (the floor accepts them with an empty 202), then, as
+deployed, to the beacons' own workers (``bench.harness.beacons_server``: the real app
+under granian, at a lower CPU share), the same for both sides.
 
 Rerun: ``.venv/bin/python -m bench.serve [--seconds 10] [--rounds 2]``; results go to
 ``bench/results/serve.json``.
@@ -28,11 +30,11 @@ import statistics
 import tempfile
 import urllib.parse
 import urllib.request
-from contextlib import nullcontext
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.harness import gunicorn
+from bench.harness import beacons_server, gunicorn
 from bench.wrk import capture, wrk, wrk_views
 from recommender.indexing.corpus import Corpus, load_corpus
 from recommender.indexing.index import build_index
@@ -71,23 +73,30 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def measure(
     index: Path, work: Path, app: str, config: dict[str, Any], endpoints: dict[str, Path], args: argparse.Namespace,
-    script: Path, ids: list[str] | None = None, floor_file: Path | None = None,
+    script: Path, ids: list[str] | None = None, floor_file: Path | None = None, views_apart: bool = False,
 ) -> dict[str, dict[str, float]]:  # fmt: skip
-    with gunicorn(
-        index,
-        work,
-        app=app,
-        worker_class=config["worker_class"],
-        access_log=config["access_log"],
-        FLOOR_RESPONSES=str(floor_file or ""),
-    ) as server:
+    """``ids``: page views of these articles at ``args.views_rate`` meanwhile, to the same server, or with
+    ``views_apart`` to the beacons' own workers."""
+    with ExitStack() as stack:
+        server = stack.enter_context(
+            gunicorn(
+                index,
+                work,
+                app=app,
+                worker_class=config["worker_class"],
+                access_log=config["access_log"],
+                FLOOR_RESPONSES=str(floor_file or ""),
+            )
+        )
+        views_base = stack.enter_context(beacons_server(index, work)).base if ids and views_apart else server.base
         wrk(server.base, script, 2, args.connections, {"WRK_PATHS": str(next(iter(endpoints.values())))})  # warm up
         results = {}
         for endpoint, paths_file in endpoints.items():
-            views = (
-                wrk_views(server.base, ids, [1.0] * len(ids), args.views_rate, args.seconds + 3, work) if ids else None
-            )
-            with views if views is not None else nullcontext():
+            with ExitStack() as views:
+                if ids:
+                    views.enter_context(
+                        wrk_views(views_base, ids, [1.0] * len(ids), args.views_rate, args.seconds + 3, work)
+                    )
                 env = {"WRK_PATHS": str(paths_file)}
                 results[endpoint] = wrk(server.base, script, args.seconds, args.connections, env)
         return results
@@ -125,15 +134,19 @@ def main() -> None:
             )
         report: dict[str, Any] = {"corpus": source, "articles": len(ids), "seconds": args.seconds,
                                   "rounds": args.rounds, "connections": args.connections, "configs": {}}  # fmt: skip
-        blocks: list[tuple[str, dict[str, Any], list[str] | None]] = [(n, c, None) for n, c in CONFIGS.items()]
-        blocks.append((f"production, {args.views_rate:g} views/s", CONFIGS["production (gthread, access log)"], ids))
-        for name, config, views in blocks:
+        production = CONFIGS["production (gthread, access log)"]
+        blocks: list[tuple[str, dict[str, Any], list[str] | None, bool]] = [
+            *((name, config, None, False) for name, config in CONFIGS.items()),
+            (f"production, {args.views_rate:g} views/s", production, ids, False),
+            (f"production, {args.views_rate:g} views/s apart", production, ids, True),
+        ]
+        for name, config, views, apart in blocks:
             chosen = endpoints if views is None else {"/recommendations": endpoints["/recommendations"]}
             runs: dict[str, dict[str, list]] = {"floor": {}, "service": {}}
             for _ in range(args.rounds):
                 for app, floor in (("bench.floor:make_app()", floor_file), ("service:create_app()", None)):
                     side = "floor" if floor else "service"
-                    measured = measure(index, work, app, config, chosen, args, script, views, floor)
+                    measured = measure(index, work, app, config, chosen, args, script, views, floor, apart)
                     for endpoint, result in measured.items():
                         runs[side].setdefault(endpoint, []).append(result)
             block = {}
