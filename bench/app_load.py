@@ -3,7 +3,9 @@
 bench/memory.py runs this as a child, so that the memory it reads is this process's alone:
 
 - ``create_app_seconds``: ``create_app()`` from the environment, as a gunicorn worker calls it (the
-  index checked against its manifest and mapped, the stores opened);
+  index checked against its manifest and mapped, the stores opened); ``lists_prepared_seconds``: from its
+  start until the background thread has prepared the likeliest lists (bench/memory.py's figures are taken
+  after that, a worker's steady state);
 - ``anonymous_mib``: the process's own memory (its heap: Anonymous in smaps_rollup) after
   ``create_app()``, then after serving ``/recommendations`` for every sampled article (their records
   decoded and cached). ``private_mib`` (Private_Clean + Private_Dirty) adds the pages of the index's
@@ -77,6 +79,13 @@ def main() -> None:
     create_app_seconds = time.perf_counter() - started
     after_app = anonymous_mib()
     client = app.test_client()
+    # What follows measures a worker in its steady state: after its background thread has prepared the lists
+    # of the likeliest articles (RECOMMENDER_WARM_ARTICLES), which competes for the GIL until then.
+    health = client.get("/healthz").get_json()
+    expected = min(health["article_count"], app.config["WARM_ARTICLES"])
+    while client.get("/healthz").get_json()["lists_prepared"] < expected:
+        time.sleep(0.05)
+    lists_prepared_seconds = time.perf_counter() - started
     paths = [urllib.parse.quote(line, safe="") for line in ids_file.read_text(encoding="utf-8").splitlines()]
     for path in paths:
         assert client.get(f"/api/v1/articles/{path}/recommendations").status_code == 200
@@ -107,6 +116,8 @@ def main() -> None:
             {
                 "anonymous_mib_after_imports": round(before_app, 1),
                 "create_app_seconds": round(create_app_seconds, 3),
+                "lists_prepared": expected,
+                "lists_prepared_seconds": round(lists_prepared_seconds, 2),
                 "anonymous_mib_after_create_app": round(after_app, 1),
                 "anonymous_mib_after_requests": round(warmed, 1),
                 "private_mib_after_requests": round(warmed_private, 1),

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from bench.harness import get_json, gunicorn
 from bench.procfs import children, smaps
+from recommender.config import Settings
 from recommender.indexing.storage import load_index
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,6 +54,13 @@ def measure(root: Path, scratch: Path, workers: int, article_ids: list[str], boo
         for article_id in article_ids:  # spread over the workers by the kernel's accept queue
             quoted = urllib.parse.quote(article_id, safe="")
             get_json(f"{server.base}/api/v1/articles/{quoted}/recommendations")
+        prepared: dict[int, bool] = {}  # each worker's background lists are part of its steady state
+        while sum(prepared.values()) < workers:
+            _, health = get_json(f"{server.base}/healthz")
+            wanted = min(health["article_count"], Settings().warm_articles)
+            prepared[health["worker_pid"]] = health["lists_prepared"] >= wanted
+            if time.monotonic() - started > 2 * boot_seconds:
+                raise RuntimeError(f"the workers' lists were not prepared: {prepared}")
         processes = [server.process.pid, *children(server.process.pid)]
         readings = [smaps(pid) for pid in processes]
     worker_readings = readings[1:]

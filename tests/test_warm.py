@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,16 +13,9 @@ from recommender.serving.page import page_boxes
 from recommender.serving.warm import Warmer, likeliest, prepare
 from tests.conftest import AppFactory
 from tests.test_metrics import scrape, value
+from tests.test_operations import wait_for
 
 TOKEN = "s3cret-token"
-DEADLINE_SECONDS = 30
-
-
-def wait_for(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {DEADLINE_SECONDS} s"
-        time.sleep(0.02)
 
 
 def newest_ids(index: LiveIndex) -> list[str]:

@@ -89,6 +89,7 @@ class Warmer(threading.Thread):
     def prepare_snapshot(self, index: LiveIndex) -> int:
         """The lists of ``index``'s likeliest articles, until done, stopped or replaced; how many."""
         count = 0
+        self.prepared = (index, count)  # and lets go of the snapshot before, which may be mapped still
         for article_id in likeliest(index, self.most_viewed(), self.articles):
             if self.stopped.is_set() or self.current() is not index:
                 break
