@@ -84,6 +84,8 @@ def main() -> None:
     health = client.get("/healthz").get_json()
     expected = min(health["article_count"], app.config["WARM_ARTICLES"])
     while client.get("/healthz").get_json()["lists_prepared"] < expected:
+        if time.perf_counter() - started > 600:
+            raise RuntimeError(f"fewer than {expected} lists prepared after 10 minutes")
         time.sleep(0.05)
     lists_prepared_seconds = time.perf_counter() - started
     paths = [urllib.parse.quote(line, safe="") for line in ids_file.read_text(encoding="utf-8").splitlines()]

@@ -112,7 +112,7 @@ def beacons_server(index: Path, workdir: Path, workers: int = 2, nice: int = BEA
     # Each worker counts in its own files there and a scrape sums them, as under gunicorn's config.
     metrics = workdir / "beacons-metrics"
     metrics.mkdir(exist_ok=True)
-    env = service_environment(index, workdir, PROMETHEUS_MULTIPROC_DIR=str(metrics))
+    env = service_environment(index, workdir, PROMETHEUS_MULTIPROC_DIR=str(metrics), RECOMMENDER_WARM_ARTICLES="0")
     # Every worker must be up: granian stopped while one was still loading the app had not exited 30 s later
     # (2 of 4 trials).
     with _serving(command, env, port, workdir / "granian.log", boot_seconds=60, workers=workers) as server:

@@ -55,12 +55,13 @@ def measure(root: Path, scratch: Path, workers: int, article_ids: list[str], boo
             quoted = urllib.parse.quote(article_id, safe="")
             get_json(f"{server.base}/api/v1/articles/{quoted}/recommendations")
         prepared: dict[int, bool] = {}  # each worker's background lists are part of its steady state
+        warm_articles = Settings().warm_articles
         while sum(prepared.values()) < workers:
             _, health = get_json(f"{server.base}/healthz")
-            wanted = min(health["article_count"], Settings().warm_articles)
-            prepared[health["worker_pid"]] = health["lists_prepared"] >= wanted
+            prepared[health["worker_pid"]] = health["lists_prepared"] >= min(health["article_count"], warm_articles)
             if time.monotonic() - started > 2 * boot_seconds:
                 raise RuntimeError(f"the workers' lists were not prepared: {prepared}")
+            time.sleep(0.05)
         processes = [server.process.pid, *children(server.process.pid)]
         readings = [smaps(pid) for pid in processes]
     worker_readings = readings[1:]

@@ -183,7 +183,8 @@ class Settings:
     warm_articles: int = _setting(
         "RECOMMENDER_WARM_ARTICLES", _whole(0), 2000,
         "articles whose \"More like this\" each worker computes in a background thread after every index "
-        "change, most viewed then newest, before readers ask for them; `0` leaves every list to its first reader",
+        "change, most viewed then newest, before readers ask for them (at most 10,000); `0` leaves every list "
+        "to its first reader",
     )  # fmt: skip
     allowed_origins: str = _setting(
         "RECOMMENDER_ALLOWED_ORIGINS", _text, "",

@@ -16,7 +16,7 @@ from recommender.popularity.views import DEFAULT_WINDOW
 from recommender.serving import boxes
 from recommender.serving.boxes import Item
 from recommender.serving.live import LiveIndex
-from recommender.serving.page import BoxSizes, page_boxes
+from recommender.serving.page import DEFAULT_BOX_SIZE, BoxSizes, page_boxes
 from recommender.serving.teasers import item_teaser
 from service import beacons
 from service.errors import error_response
@@ -27,7 +27,7 @@ from service.responses import USES_RANKING, reusable
 
 blueprint = Blueprint("api", __name__)
 
-DEFAULT_LIMIT = 5
+DEFAULT_LIMIT = DEFAULT_BOX_SIZE  # as the widget asks: the lists prepared ahead of readers are these
 MAX_LIMIT = 50
 
 

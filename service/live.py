@@ -66,7 +66,7 @@ def lists_prepared(app: Flask) -> int:
     if warmer is None:
         return 0
     index, count = warmer.prepared
-    return count if index is current_holder().live else 0
+    return count if index is app.extensions["recommender.holder"].live else 0
 
 
 def current_holder() -> IndexHolder:

@@ -151,8 +151,8 @@ def blas_threads() -> set[int]:
 def test_an_app_runs_blas_on_the_request_s_own_thread_until_it_is_closed(
     make_app: AppFactory, small_index: Path, tmp_path: Path
 ) -> None:
-    before = blas_threads()
-    app = make_app(small_index, tmp_path)
+    before = blas_threads()  # {2} on a 2-core machine; {1} where BLAS is given one thread already (the test
+    app = make_app(small_index, tmp_path)  # then shows the limit no more than it restores it)
     assert blas_threads() == {1}  # more would only spin beside the request
     app.extensions["recommender"].close()
     assert blas_threads() == before

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender.serving import boxes
+from recommender.serving import boxes, warm
 from recommender.serving.holder import IndexHolder
 from recommender.serving.live import LiveIndex
 from recommender.serving.page import page_boxes
@@ -53,10 +53,11 @@ def test_each_snapshot_served_is_prepared_in_the_background(small_index: Path) -
     warmer.start()
     try:
         first = holder.live
-        wait_for(lambda: warmer.prepared == (first, len(first)), "prepared snapshot")
+        wait_for(lambda: prepared == [len(first)], "prepared snapshot")
+        assert warmer.prepared == (first, len(first))
         holder.live = first.with_curation({})  # any swap: a new snapshot starts without lists
-        wait_for(lambda: warmer.prepared == (holder.live, len(first)), "second prepared snapshot")
-        assert prepared == [len(first), len(first)]
+        wait_for(lambda: prepared == [len(first), len(first)], "second prepared snapshot")
+        assert warmer.prepared == (holder.live, len(first))
     finally:
         warmer.stop()
     assert not warmer.is_alive()
@@ -89,10 +90,33 @@ def test_the_service_prepares_every_worker_s_lists_and_again_after_a_change(
     health = client.get("/healthz").get_json()
     assert health["article_count"] == count + 1
     wait_for(lambda: client.get("/healthz").get_json()["lists_prepared"] == count + 1, "lists of the new snapshot")
-    assert value(scrape(client), "recommender_lists_prepared_total") >= 2 * count + 1
+    # The first snapshot's, the new one's, and any between (a PUT may be seen by more than one refresh).
+    wait_for(lambda: value(scrape(client), "recommender_lists_prepared_total") >= 2 * count + 1, "lists counted")
 
 
 def test_no_lists_are_prepared_when_turned_off(make_app: AppFactory, small_index: Path, tmp_path: Path) -> None:
     app = make_app(small_index, tmp_path, WARM_ARTICLES=0)
     assert app.test_client().get("/healthz").get_json()["lists_prepared"] == 0
     assert "recommender.warmer" not in app.extensions
+
+
+def test_an_article_that_fails_is_skipped_and_the_others_prepared(
+    small_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = IndexHolder(small_index).live
+    failing = newest_ids(index)[1]
+    more_like_this = boxes.more_like_this
+
+    def broken(served: LiveIndex, article_id: str, *args: object, **kwargs: object) -> object:
+        if article_id == failing:
+            raise ValueError("a record the re-rank cannot read")
+        return more_like_this(served, article_id, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(boxes, "more_like_this", broken)
+    assert Warmer(lambda: index, lambda: []).prepare_snapshot(index) == len(index) - 1
+
+
+def test_never_more_lists_than_half_the_memo_holds(small_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(warm, "MOST_ARTICLES", 3)  # the memo is emptied when full: the first lists would go
+    index = IndexHolder(small_index).live
+    assert Warmer(lambda: index, lambda: [], articles=1000).prepare_snapshot(index) == 3

@@ -6,9 +6,9 @@ and then looked up, and that first computation is most of an uncached answer's c
 next ones (bench/events.py's probe). Every new snapshot (a published version, an article
 added or changed during the day, an editor's pin) starts without any, so after each swap a
 background thread prepares the default box of the articles most likely asked for next: the
-most viewed, then the newest. It yields the GIL between two articles, so that a request
-waits on it for one article's re-rank at most, and drops a snapshot as soon as a newer one
-is served.
+most viewed, then the newest. After each article it stays off the GIL for as long as the
+article took, so that a request waits on it for one re-rank at most and the work takes half
+a core at most, and it drops a snapshot as soon as a newer one is served.
 """
 
 from __future__ import annotations
@@ -21,15 +21,19 @@ from collections.abc import Callable, Iterable, Iterator
 
 from recommender.observe import Observer, ignore
 from recommender.serving import boxes
-from recommender.serving.live import LiveIndex
+from recommender.serving.live import MEMO_SIZE, LiveIndex
 from recommender.serving.page import DEFAULT_BOX_SIZE
 
 log = logging.getLogger(__name__)
 
-# A re-rank costs 0.3-0.6 ms: 2,000 lists are about a second of one core per worker and per snapshot.
+# A re-rank costs 0.3 ms on the bundled corpus, 1.8 ms at a million articles: 2,000 lists are 0.6 s to
+# 3.5 s of one core per worker and per snapshot. At most half the memo's room (LiveIndex empties it when full).
 DEFAULT_ARTICLES = 2000
+MOST_ARTICLES = MEMO_SIZE // 2
 CHECK_SECONDS = 0.5  # how soon a new snapshot is noticed
-PAUSE_SECONDS = 0.0005  # off the GIL between two articles: a waiting request takes it
+# After each list, off the GIL (a waiting request takes it) for as long as the list took, at least 0.5 ms:
+# half a core at most, however often editors change the index and restart the work.
+LEAST_PAUSE_SECONDS = 0.0005
 
 
 def likeliest(index: LiveIndex, most_viewed: Iterable[str], count: int) -> Iterator[str]:
@@ -78,25 +82,32 @@ class Warmer(threading.Thread):
         done: LiveIndex | None = None
         while not self.stopped.is_set():
             index = self.current()
-            if index is not done:
-                try:
-                    self.prepare_snapshot(index)
-                except Exception:  # a bad article must not end the warm-up of the next snapshots
-                    log.exception("preparing the lists of index version %s failed", index.version)
-                done = index
-            self.stopped.wait(CHECK_SECONDS)
+            if index is done:
+                self.stopped.wait(CHECK_SECONDS)
+                continue
+            done = None  # the snapshot before may be mapped still: only the served one is kept
+            try:
+                self.prepare_snapshot(index)
+            except Exception:  # the thread outlives any one snapshot: the next ones are prepared still
+                log.exception("preparing the lists of index version %s failed", index.version)
+            done = index
 
     def prepare_snapshot(self, index: LiveIndex) -> int:
         """The lists of ``index``'s likeliest articles, until done, stopped or replaced; how many."""
         count = 0
-        self.prepared = (index, count)  # and lets go of the snapshot before, which may be mapped still
-        for article_id in likeliest(index, self.most_viewed(), self.articles):
+        self.prepared = (index, count)
+        for article_id in likeliest(index, self.most_viewed(), min(self.articles, MOST_ARTICLES)):
             if self.stopped.is_set() or self.current() is not index:
                 break
-            prepare(index, article_id)
-            count += 1
-            self.prepared = (index, count)
-            time.sleep(PAUSE_SECONDS)
+            started = time.perf_counter()
+            try:
+                prepare(index, article_id)
+            except Exception:  # its first reader will meet the error; the other lists are still worth having
+                log.exception("preparing the list of %r in index version %s failed", article_id, index.version)
+            else:
+                count += 1
+                self.prepared = (index, count)
+            time.sleep(max(LEAST_PAUSE_SECONDS, time.perf_counter() - started))
         self.observe("lists_prepared", count)
         return count
 
