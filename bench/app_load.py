@@ -3,7 +3,8 @@
 bench/memory.py runs this as a child, so that the memory it reads is this process's alone:
 
 - ``create_app_seconds``: ``create_app()`` from the environment, as a gunicorn worker calls it (the
-  index checked against its manifest and mapped, the stores opened); ``lists_prepared_seconds``: from its
+  index checked against its manifest and mapped, the stores opened; bench/memory.py reads the index's files
+  just before, for a warm page cache); ``lists_prepared_seconds``: from its
   start until the background thread has prepared the likeliest lists (bench/memory.py's figures are taken
   after that, a worker's steady state);
 - ``anonymous_mib``: the process's own memory (its heap: Anonymous in smaps_rollup) after
