@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from recommender.serving import boxes, warm
+from recommender.serving.curation import Curation
 from recommender.serving.holder import IndexHolder
 from recommender.serving.live import LiveIndex
 from recommender.serving.page import page_boxes
@@ -120,3 +121,23 @@ def test_never_more_lists_than_half_the_memo_holds(small_index: Path, monkeypatc
     monkeypatch.setattr(warm, "MOST_ARTICLES", 3)  # the memo is emptied when full: the first lists would go
     index = IndexHolder(small_index).live
     assert Warmer(lambda: index, lambda: [], articles=1000).prepare_snapshot(index) == 3
+
+
+def test_an_editors_correction_keeps_the_lists_prepared(small_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = IndexHolder(small_index).live
+    for article_id in newest_ids(index):
+        prepare(index, article_id)
+    pinned, blocked = "space-3", "space-2"
+    corrected = index.with_curation({"space-1": Curation(pinned=(pinned,), blocked=frozenset({blocked}))})
+    cold = IndexHolder(small_index).live.with_curation(corrected.curation)
+    re_ranked: list[str] = []
+    rerank = boxes.rerank
+    monkeypatch.setattr(boxes, "rerank", lambda *args: re_ranked.append("rerank") or rerank(*args))
+    others = [article_id for article_id in newest_ids(index) if article_id != "space-1"]
+    for article_id in others:
+        assert page_boxes(corrected, article_id, []) == page_boxes(cold, article_id, [])
+    assert len(re_ranked) == len(others)  # the cold snapshot's only
+    page = page_boxes(corrected, "space-1", [])
+    assert page == page_boxes(cold, "space-1", [])
+    assert page.more_like_this[0].article["id"] == pinned
+    assert blocked not in {item.article["id"] for item in page.more_like_this}

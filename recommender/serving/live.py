@@ -106,8 +106,11 @@ class LiveIndex:
         return self.curation.get(article_id, NO_CURATION)
 
     def with_curation(self, curation: dict[str, Curation]) -> LiveIndex:
+        """The same articles with other pins and blocks. It keeps the memo: a re-ranked list does not depend on
+        them (they change which list a page asks for, by its key), so a correction recomputes none."""
         snapshot = self._copy()
         snapshot.curation = curation
+        snapshot._memo = self._memo
         return snapshot
 
     def memoised(self, key: Any, compute: Callable[[], Any]) -> Any:
