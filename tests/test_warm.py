@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender.serving import boxes, warm
+from recommender.serving import boxes, live, warm
 from recommender.serving.curation import Curation
 from recommender.serving.holder import IndexHolder
 from recommender.serving.live import LiveIndex
@@ -118,7 +118,7 @@ def test_an_article_that_fails_is_skipped_and_the_others_prepared(
 
 
 def test_never_more_lists_than_half_the_memo_holds(small_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(warm, "MOST_ARTICLES", 3)  # the memo is emptied when full: the first lists would go
+    monkeypatch.setattr(warm, "MOST_ARTICLES", 3)  # room is left for the lists readers ask for besides
     index = IndexHolder(small_index).live
     assert Warmer(lambda: index, lambda: [], articles=1000).prepare_snapshot(index) == 3
 
@@ -141,3 +141,19 @@ def test_an_editors_correction_keeps_the_lists_prepared(small_index: Path, monke
     assert page == page_boxes(cold, "space-1", [])
     assert page.more_like_this[0].article["id"] == pinned
     assert blocked not in {item.article["id"] for item in page.more_like_this}
+
+
+def test_a_full_memo_lets_its_oldest_lists_go_one_at_a_time(small_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live, "MEMO_SIZE", 3)
+    index = IndexHolder(small_index).live
+    computed: list[int] = []
+
+    def memoise(key: int) -> int:
+        return index.memoised(("test", key), lambda: computed.append(key) or key)
+
+    for key in range(1, 6):
+        memoise(key)
+    computed.clear()
+    assert [memoise(key) for key in (3, 4, 5)] == [3, 4, 5] and computed == []  # the newest three are kept
+    memoise(1)
+    assert computed == [1]

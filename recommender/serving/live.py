@@ -114,16 +114,21 @@ class LiveIndex:
         return snapshot
 
     def memoised(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """A value computed once per snapshot (a re-ranked list): a new snapshot starts afresh, and at
-        ``MEMO_SIZE`` entries the memo is emptied, so memory stays bounded."""
+        """A value computed once per snapshot (a re-ranked list): a new snapshot starts afresh. Beyond
+        ``MEMO_SIZE`` entries the oldest goes, one for each new one: emptying it all at once made every
+        worker re-rank every list at the same moment, the ones prepared ahead of readers first."""
+        memo = self._memo
         try:
-            return self._memo[key]
+            return memo[key]
         except KeyError:
             pass
         value = compute()
-        if len(self._memo) >= MEMO_SIZE:
-            self._memo = {}
-        self._memo[key] = value
+        memo[key] = value
+        while len(memo) > MEMO_SIZE:
+            try:
+                del memo[next(iter(memo))]
+            except (KeyError, RuntimeError, StopIteration):  # another request thread evicted it first
+                break
         return value
 
     def dense_rows(self, article_ids: Sequence[str]) -> np.ndarray:

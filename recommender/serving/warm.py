@@ -27,7 +27,7 @@ from recommender.serving.page import DEFAULT_BOX_SIZE
 log = logging.getLogger(__name__)
 
 # A re-rank costs 0.3 ms on the bundled corpus, 1.8 ms at a million articles: 2,000 lists are 0.6 s to
-# 3.5 s of one core per worker and per snapshot. At most half the memo's room (LiveIndex empties it when full).
+# 3.5 s of one core per worker and per snapshot. At most half the memo's room, which readers' lists share.
 DEFAULT_ARTICLES = 2000
 MOST_ARTICLES = MEMO_SIZE // 2
 CHECK_SECONDS = 0.5  # how soon a new snapshot is noticed
