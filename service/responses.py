@@ -7,16 +7,19 @@ answer that consulted it (Popular, or a box filled past its similar and same-sec
 items), the last Popular ranking. So the first request goes through Flask (boxes,
 JSON, ETag, CORS, metrics) and the WSGI layer keeps its final bytes and headers; the
 next ones are answered from them in a few microseconds. The cache empties when the
-snapshot changes, and an answer that consulted the ranking is not reused after the
-ranking was recomputed, so an answer is never older than what a fresh request would
-compute, while the lists that never consult Popular outlive its refreshes. At most ``capacity`` entries are kept,
-the least recently used going first. Conditional requests (If-None-Match) go
-through Flask, which answers 304.
+snapshot changes. An answer that consulted the ranking outlives a refresh that left the
+ranking as it was; once the ranking changed, each such answer is recomputed within one
+refresh interval, at a moment of its own (a share of the interval fixed by a hash of its
+path), so that a refresh does not send every page through Flask at once: Popular then lags
+its newest ranking by at most one refresh interval. Lists that never consult Popular
+outlive its refreshes. At most ``capacity`` entries are kept, the least recently used
+going first. Conditional requests (If-None-Match) go through Flask, which answers 304.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -47,6 +50,23 @@ class Cached:
     ranking: int | None  # the ranking generation the answer consulted; None when it consulted none
 
 
+@dataclass(frozen=True, slots=True)
+class RankingState:
+    generation: int  # of the Popular ranking served now
+    age: float  # seconds since it changed
+    interval: float  # seconds between refreshes
+
+
+def _still_valid(entry: Cached, ranking: RankingState, key: tuple[str, str, str]) -> bool:
+    if entry.ranking is None or entry.ranking == ranking.generation:
+        return True
+    if entry.ranking != ranking.generation - 1:
+        return False
+    digest = hashlib.blake2b("\n".join(key).encode(), digest_size=4).digest()
+    share = (int.from_bytes(digest) + 1) / 2**32  # in (0, 1], the same for a path every time
+    return ranking.age < share * ranking.interval
+
+
 class ResponseCache:
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
@@ -55,13 +75,13 @@ class ResponseCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, snapshot: object, generation: int, key: tuple[str, str, str]) -> Cached | None:
+    def get(self, snapshot: object, ranking: RankingState, key: tuple[str, str, str]) -> Cached | None:
         with self._lock:
             if self._snapshot is not snapshot:
                 self._snapshot = snapshot
                 self._entries.clear()
             entry = self._entries.get(key)
-            if entry is None or entry.ranking not in (None, generation):
+            if entry is None or not _still_valid(entry, ranking, key):
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
@@ -97,17 +117,19 @@ def init_app(app: Flask) -> None:
 
 
 def _answer_from(cache: ResponseCache, app: Flask, inner: WsgiApp) -> WsgiApp:
-    def owner() -> tuple[object, int]:
+    def owner() -> tuple[object, RankingState]:
         snapshot = app.extensions["recommender.holder"].live
-        return snapshot, app.extensions["recommender.popularity"].rankings.generation
+        rankings = app.extensions["recommender.popularity"].rankings
+        generation, changed_at = rankings.generation, rankings.changed_at
+        return snapshot, RankingState(generation, rankings.clock() - changed_at, rankings.refresh_seconds)
 
     def answer(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "GET" or "HTTP_IF_NONE_MATCH" in environ:
             return inner(environ, start_response)
         started = time.perf_counter()
         key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), environ.get("HTTP_ORIGIN", ""))
-        snapshot, generation = owner()
-        hit = cache.get(snapshot, generation, key)
+        snapshot, ranking = owner()
+        hit = cache.get(snapshot, ranking, key)
         if hit is not None:
             start_response("200 OK", list(hit.headers))
             count_request(app, hit.endpoint, 200, started)
@@ -129,8 +151,8 @@ def _answer_from(cache: ResponseCache, app: Flask, inner: WsgiApp) -> WsgiApp:
             if close is not None:
                 close()
         headers = [(name, value) for name, value in seen["headers"] if name.lower() not in _DROPPED_HEADERS]
-        ranking = generation if environ.get(USES_RANKING) else None
-        cache.put(snapshot, key, Cached(data, headers, str(endpoint), ranking))
+        consulted = ranking.generation if environ.get(USES_RANKING) else None
+        cache.put(snapshot, key, Cached(data, headers, str(endpoint), consulted))
         return [data]
 
     return answer

@@ -31,8 +31,10 @@ class Site:
         self.clock.advance(seconds)
 
     def refreshed(self) -> None:
+        rankings = self.app.extensions["recommender.popularity"].rankings
         self.later(60)  # past the per-process refresh interval...
-        self.app.extensions["recommender.popularity"].rankings.refresh()  # ...and refreshed, as the thread would
+        rankings.refresh()  # ...and refreshed, as the thread would...
+        self.later(rankings.refresh_seconds)  # ...and one interval on, when every kept answer has caught up
 
     def popular(self, query: str = "") -> dict:
         self.refreshed()

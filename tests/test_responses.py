@@ -67,18 +67,64 @@ def test_an_article_published_during_the_day_appears_at_once(app) -> None:
     assert ids(client.get("/api/v1/popular?limit=3"))[0] == "football-new"  # the newest fills an empty Popular
 
 
-def test_a_popular_refresh_replaces_cached_popular_lists(app, clock: FakeClock) -> None:
+def view(app, article_id: str, visitors: int = 3) -> None:
+    """Page views of ``article_id``, written to the store: the next refresh ranks them."""
+    client = app.test_client()
+    for visitor in range(visitors):
+        event = {"type": "view", "article_id": article_id, "visitor_id": f"{article_id}-v{visitor}"}
+        assert client.post("/api/v1/events", json=event, headers={"User-Agent": BROWSER}).status_code == 202
+    app.extensions["recommender.popularity"].recorder.flush()
+
+
+def test_a_changed_ranking_replaces_kept_popular_lists_within_one_refresh(app, clock: FakeClock) -> None:
     client = app.test_client()
     before = ids(client.get("/api/v1/popular?limit=3"))
     last = before[-1]
-    for visitor in range(3):
-        event = {"type": "view", "article_id": last, "visitor_id": f"v{visitor}"}
-        assert client.post("/api/v1/events", json=event, headers={"User-Agent": BROWSER}).status_code == 202
-    popularity = app.extensions["recommender.popularity"]
-    popularity.recorder.flush()
+    view(app, last)
     assert ids(client.get("/api/v1/popular?limit=3")) == before  # not refreshed yet: the same list, from the cache
-    popularity.rankings.refresh()
+    rankings = app.extensions["recommender.popularity"].rankings
+    rankings.refresh()
+    clock.advance(rankings.refresh_seconds)
     assert ids(client.get("/api/v1/popular?limit=3"))[0] == last
+
+
+def test_a_refresh_that_changed_nothing_keeps_the_answers_that_consulted_popular(app) -> None:
+    client = app.test_client()
+    paths = [f"/api/v1/articles/football-{n}/recommendations" for n in (1, 2, 3)] + ["/api/v1/popular"]
+    for path in paths:
+        client.get(path)
+    app.extensions["recommender.popularity"].rankings.refresh()  # no view since: the same ranking
+    hits = cache(app).hits
+    for path in paths:
+        client.get(path)
+    assert cache(app).hits == hits + len(paths)
+
+
+def test_after_a_change_each_page_is_recomputed_at_a_moment_of_its_own(app, clock: FakeClock) -> None:
+    """A refresh does not send every page through Flask at once: the recomputations spread over the interval."""
+    client = app.test_client()
+    paths = [f"/api/v1/articles/{article}/recommendations?popular={size}" for article in
+             ("football-1", "football-2", "football-3") for size in range(1, 8)]  # fmt: skip
+    bodies = {path: client.get(path).data for path in paths}
+    view(app, "baking-2")  # now the first fallback on every football page
+    rankings = app.extensions["recommender.popularity"].rankings
+    rankings.refresh()
+    hits = cache(app).hits
+    for path in paths:
+        assert client.get(path).data == bodies[path]  # just changed: every page still has its answer
+    assert cache(app).hits == hits + len(paths)
+    clock.advance(rankings.refresh_seconds / 2)
+    hits = cache(app).hits
+    halfway = {path: client.get(path).data for path in paths}
+    kept = cache(app).hits - hits
+    assert 0 < kept < len(paths)  # some recomputed, some not yet
+    assert sum(halfway[path] != bodies[path] for path in paths) == len(paths) - kept
+    clock.advance(rankings.refresh_seconds / 2)
+    hits = cache(app).hits
+    fresh = {"If-None-Match": '"no-such-tag"'}  # conditional requests always go through Flask
+    for path in paths:  # one interval after the change, every page has the new ranking
+        assert client.get(path).data == client.get(path, headers=fresh).data
+    assert cache(app).hits - hits == len(paths) - kept  # each page recomputed once: the ones done halfway kept
 
 
 def test_the_cache_keeps_at_most_its_capacity_least_recently_used_first(app) -> None:
@@ -116,12 +162,15 @@ def test_answers_from_the_cache_are_counted_in_the_metrics(app) -> None:
     assert 'recommender_http_requests_total{endpoint="api.related",status="200"} 3.0' in scraped
 
 
-def test_lists_that_never_consulted_popular_outlive_its_refreshes(app) -> None:
+def test_lists_that_never_consulted_popular_outlive_its_refreshes(app, clock: FakeClock) -> None:
     client = app.test_client()
     similar_only = "/api/v1/articles/football-1/related?fill=none"
     assert {item["reason"] for item in client.get(similar_only).get_json()["items"]} == {"similar"}
     client.get("/api/v1/popular")
-    app.extensions["recommender.popularity"].rankings.refresh()
+    view(app, "football-2")
+    rankings = app.extensions["recommender.popularity"].rankings
+    rankings.refresh()
+    clock.advance(rankings.refresh_seconds)
     hits = cache(app).hits
     client.get(similar_only)
     assert cache(app).hits == hits + 1  # reused: its answer does not depend on the ranking

@@ -91,7 +91,8 @@ class PopularRankings:
         self.refresh_seconds = refresh_seconds
         self.observe = observe
         self._rankings: dict[str, list[Ranked]] = {}  # replaced whole, so readers need no lock
-        self.generation = 0  # counts the replacements: what was built from one ranking is stale after it
+        self.generation = 0  # counts the changes: what was built from one ranking is stale after the next
+        self.changed_at = float("-inf")  # on ``clock``, when the generation last moved
         self._computed_at = float("-inf")
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -113,8 +114,11 @@ class PopularRankings:
                 log.warning("popular lists not refreshed, serving the last ones: %s", error)
                 self.observe("refresh_error", 1)
                 return
-            self._rankings = {window: rank(counts, now, window, self.recency) for window in WINDOWS}
-            self.generation += 1
+            rankings = {window: rank(counts, now, window, self.recency) for window in WINDOWS}
+            if rankings != self._rankings:  # an unchanged ranking keeps what was built from it valid
+                self._rankings = rankings
+                self.generation += 1
+                self.changed_at = now
             self.observe("refresh_seconds", time.perf_counter() - started)
 
     def start(self) -> None:
