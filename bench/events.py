@@ -38,7 +38,8 @@ import urllib.parse
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.harness import beacons_server, gunicorn, integrity, offered_views, stored_views
+from bench.harness import beacons_server, gunicorn, offered_views
+from bench.views_db import integrity, stored_views
 from bench.wrk import capture, wrk_views
 from recommender.indexing.corpus import load_corpus
 from recommender.indexing.index import build_index

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recommender.config import Settings
+
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
 BEACONS_NICE = 10  # about the share CPUWeight=10 gives the beacons' workers in deploy/recommender-events.service
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -55,6 +57,19 @@ class Server:
         """SIGKILL the master and every worker: what a crash or an OOM kill does."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+
+    def wait_for_prepared_lists(self, workers: int, timeout: float) -> float:
+        """Until each worker has prepared its likeliest lists in the background (RECOMMENDER_WARM_ARTICLES):
+        its steady state, which a measurement of serving starts from. Returns the seconds waited."""
+        started, warm = time.monotonic(), Settings().warm_articles  # as the environment the workers inherit says
+        prepared: dict[int, bool] = {}
+        while sum(prepared.values()) < workers:
+            _, health = get_json(f"{self.base}/healthz")
+            prepared[health["worker_pid"]] = health["lists_prepared"] >= min(health["article_count"], warm)
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(f"the workers' lists were not prepared: {prepared}")
+            time.sleep(0.05)
+        return time.monotonic() - started
 
 
 def service_environment(index: Path, workdir: Path, **environment: str) -> dict[str, str]:
@@ -276,25 +291,3 @@ def flood(
     finally:
         connection.close()
     return statuses
-
-
-def stored_views(database: Path) -> Counter:
-    """Views per article as the SQLite store holds them, read directly."""
-    import sqlite3
-
-    connection = sqlite3.connect(database)
-    try:
-        rows = connection.execute("SELECT article_id, SUM(views) FROM view_counts GROUP BY article_id").fetchall()
-        return Counter(dict(rows))
-    finally:
-        connection.close()
-
-
-def integrity(database: Path) -> str:
-    import sqlite3
-
-    connection = sqlite3.connect(database)
-    try:
-        return connection.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        connection.close()

@@ -30,7 +30,6 @@ from pathlib import Path
 
 from bench.harness import get_json, gunicorn
 from bench.procfs import children, smaps
-from recommender.config import Settings
 from recommender.indexing.storage import load_index
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,14 +53,7 @@ def measure(root: Path, scratch: Path, workers: int, article_ids: list[str], boo
         for article_id in article_ids:  # spread over the workers by the kernel's accept queue
             quoted = urllib.parse.quote(article_id, safe="")
             get_json(f"{server.base}/api/v1/articles/{quoted}/recommendations")
-        prepared: dict[int, bool] = {}  # each worker's background lists are part of its steady state
-        warm_articles = Settings().warm_articles
-        while sum(prepared.values()) < workers:
-            _, health = get_json(f"{server.base}/healthz")
-            prepared[health["worker_pid"]] = health["lists_prepared"] >= min(health["article_count"], warm_articles)
-            if time.monotonic() - started > 2 * boot_seconds:
-                raise RuntimeError(f"the workers' lists were not prepared: {prepared}")
-            time.sleep(0.05)
+        server.wait_for_prepared_lists(workers, 2 * boot_seconds)  # part of each worker's steady state
         processes = [server.process.pid, *children(server.process.pid)]
         readings = [smaps(pid) for pid in processes]
     worker_readings = readings[1:]

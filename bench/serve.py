@@ -15,7 +15,9 @@ p50 and p99 of each, and the service's share of the floor. The last two blocks r
 views per second, each from a simulated reader of its own (``bench/events.py`` uses the
 same load): to the same server (the floor accepts them with an empty 202), then, as
 deployed, to the beacons' own workers (``bench.harness.beacons_server``: the real app
-under granian, at a lower CPU share), the same for both sides.
+under granian, at a lower CPU share), the same for both sides. The service is measured in
+its steady state: from when each worker has prepared its likeliest lists in the background
+(``RECOMMENDER_WARM_ARTICLES``), which takes a few seconds after a start or a new index.
 
 Rerun: ``.venv/bin/python -m bench.serve [--seconds 10] [--rounds 2]``; results go to
 ``bench/results/serve.json``.
@@ -88,6 +90,8 @@ def measure(
                 FLOOR_RESPONSES=str(floor_file or ""),
             )
         )
+        if floor_file is None:  # the service, measured in its steady state: each worker's likeliest lists ready
+            server.wait_for_prepared_lists(2, 120)
         views_base = stack.enter_context(beacons_server(index, work)).base if ids and views_apart else server.base
         wrk(server.base, script, 2, args.connections, {"WRK_PATHS": str(next(iter(endpoints.values())))})  # warm up
         results = {}

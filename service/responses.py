@@ -7,19 +7,23 @@ answer that consulted it (Popular, or a box filled past its similar and same-sec
 items), the last Popular ranking. So the first request goes through Flask (boxes,
 JSON, ETag, CORS, metrics) and the WSGI layer keeps its final bytes and headers; the
 next ones are answered from them in a few microseconds. The cache empties when the
-snapshot changes. An answer that consulted the ranking outlives a refresh that left the
-ranking as it was; once the ranking changed, each such answer is recomputed within one
-refresh interval, at a moment of its own (a share of the interval fixed by a hash of its
-path), so that a refresh does not send every page through Flask at once: Popular then lags
-its newest ranking by at most one refresh interval. Lists that never consult Popular
-outlive its refreshes. At most ``capacity`` entries are kept, the least recently used
-going first. Conditional requests (If-None-Match) go through Flask, which answers 304.
+snapshot changes. An answer that consulted the Popular ranking is reused while the
+ranking stays as it was; once it changed, the answer is reused only while it is as fresh
+as its own Cache-Control says (``max-age``, which a CDN in front honours as well), cut by
+a share of up to half fixed by a hash of its path, so that the pages built at one moment
+do not all expire together. Popular changes a little at every refresh while readers
+view pages: this recomputes a page every 15 to 30 s rather than every 5 s, and spread,
+not all at once after each refresh. Lists that never consult Popular outlive its
+refreshes. At most ``capacity`` entries are kept, the least recently used going first.
+Conditional requests (If-None-Match) go through Flask, which answers with the current
+list: a 304 or a new one.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -36,6 +40,7 @@ DEFAULT_CAPACITY = 4096
 CACHEABLE = "recommender.cacheable"  # set in the WSGI environ by a view whose 200 answers may be kept
 USES_RANKING = "recommender.uses_ranking"  # set by a view whose answer consulted the Popular ranking
 _DROPPED_HEADERS = frozenset({"date", "server", "connection", "set-cookie"})
+_MAX_AGE = re.compile(r"\bmax-age=(\d+)")
 
 Headers = list[tuple[str, str]]
 StartResponse = Callable[..., Any]
@@ -48,23 +53,16 @@ class Cached:
     headers: Headers
     endpoint: str
     ranking: int | None  # the ranking generation the answer consulted; None when it consulted none
+    fresh_until: float  # on the rankings' clock: reused until then even once the ranking changed
 
 
-@dataclass(frozen=True, slots=True)
-class RankingState:
-    generation: int  # of the Popular ranking served now
-    age: float  # seconds since it changed
-    interval: float  # seconds between refreshes
-
-
-def _still_valid(entry: Cached, ranking: RankingState, key: tuple[str, str, str]) -> bool:
-    if entry.ranking is None or entry.ranking == ranking.generation:
-        return True
-    if entry.ranking != ranking.generation - 1:
-        return False
+def fresh_for(headers: Headers, key: tuple[str, str, str]) -> float:
+    """Seconds an answer stays fresh by its Cache-Control, less a share of up to half that is the same for
+    a path every time and differs from path to path."""
+    control = next((value for name, value in headers if name.lower() == "cache-control"), "")
+    found = _MAX_AGE.search(control)
     digest = hashlib.blake2b("\n".join(key).encode(), digest_size=4).digest()
-    share = (int.from_bytes(digest) + 1) / 2**32  # in (0, 1], the same for a path every time
-    return ranking.age < share * ranking.interval
+    return int(found.group(1)) * (1 + int.from_bytes(digest) / 2**32) / 2 if found else 0.0
 
 
 class ResponseCache:
@@ -75,13 +73,15 @@ class ResponseCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, snapshot: object, ranking: RankingState, key: tuple[str, str, str]) -> Cached | None:
+    def get(self, snapshot: object, generation: int, now: float, key: tuple[str, str, str]) -> Cached | None:
+        """The kept answer for ``key``, unless the snapshot changed, or the ranking (at ``generation``) changed
+        since the answer consulted it and the answer is no longer fresh at ``now``."""
         with self._lock:
             if self._snapshot is not snapshot:
                 self._snapshot = snapshot
                 self._entries.clear()
             entry = self._entries.get(key)
-            if entry is None or not _still_valid(entry, ranking, key):
+            if entry is None or (entry.ranking not in (None, generation) and now >= entry.fresh_until):
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
@@ -117,19 +117,17 @@ def init_app(app: Flask) -> None:
 
 
 def _answer_from(cache: ResponseCache, app: Flask, inner: WsgiApp) -> WsgiApp:
-    def owner() -> tuple[object, RankingState]:
-        snapshot = app.extensions["recommender.holder"].live
+    def owner() -> tuple[object, int, float]:
         rankings = app.extensions["recommender.popularity"].rankings
-        generation, changed_at = rankings.generation, rankings.changed_at
-        return snapshot, RankingState(generation, rankings.clock() - changed_at, rankings.refresh_seconds)
+        return app.extensions["recommender.holder"].live, rankings.generation, rankings.clock()
 
     def answer(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "GET" or "HTTP_IF_NONE_MATCH" in environ:
             return inner(environ, start_response)
         started = time.perf_counter()
         key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), environ.get("HTTP_ORIGIN", ""))
-        snapshot, ranking = owner()
-        hit = cache.get(snapshot, ranking, key)
+        snapshot, generation, now = owner()
+        hit = cache.get(snapshot, generation, now, key)
         if hit is not None:
             start_response("200 OK", list(hit.headers))
             count_request(app, hit.endpoint, 200, started)
@@ -151,8 +149,9 @@ def _answer_from(cache: ResponseCache, app: Flask, inner: WsgiApp) -> WsgiApp:
             if close is not None:
                 close()
         headers = [(name, value) for name, value in seen["headers"] if name.lower() not in _DROPPED_HEADERS]
-        consulted = ranking.generation if environ.get(USES_RANKING) else None
-        cache.put(snapshot, key, Cached(data, headers, str(endpoint), consulted))
+        consulted = generation if environ.get(USES_RANKING) else None
+        fresh_until = now + fresh_for(headers, key) if consulted is not None else now
+        cache.put(snapshot, key, Cached(data, headers, str(endpoint), consulted, fresh_until))
         return [data]
 
     return answer

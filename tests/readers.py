@@ -31,10 +31,9 @@ class Site:
         self.clock.advance(seconds)
 
     def refreshed(self) -> None:
-        rankings = self.app.extensions["recommender.popularity"].rankings
         self.later(60)  # past the per-process refresh interval...
-        rankings.refresh()  # ...and refreshed, as the thread would...
-        self.later(rankings.refresh_seconds)  # ...and one interval on, when every kept answer has caught up
+        self.app.extensions["recommender.popularity"].rankings.refresh()  # ...and refreshed, as the thread would...
+        self.later(self.app.config["POPULAR_CACHE_MAX_AGE"])  # ...and as long on as answers with Popular stay fresh
 
     def popular(self, query: str = "") -> dict:
         self.refreshed()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import BROWSER, beacons_server, flood, gunicorn, integrity, offered_views, stored_views
+from bench.harness import BROWSER, beacons_server, flood, gunicorn, offered_views
+from bench.views_db import integrity, stored_views
 
 RATE = 600  # views offered per second: enough for both workers to write concurrently, light enough for CI
 FLUSH_SECONDS = 0.25

@@ -92,7 +92,6 @@ class PopularRankings:
         self.observe = observe
         self._rankings: dict[str, list[Ranked]] = {}  # replaced whole, so readers need no lock
         self.generation = 0  # counts the changes: what was built from one ranking is stale after the next
-        self.changed_at = float("-inf")  # on ``clock``, when the generation last moved
         self._computed_at = float("-inf")
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -118,7 +117,6 @@ class PopularRankings:
             if rankings != self._rankings:  # an unchanged ranking keeps what was built from it valid
                 self._rankings = rankings
                 self.generation += 1
-                self.changed_at = now
             self.observe("refresh_seconds", time.perf_counter() - started)
 
     def start(self) -> None:
