@@ -79,6 +79,7 @@ bench: install system-packages
 	$(BIN)/python -m bench.relevance
 	$(BIN)/python -m bench.recency
 	$(BIN)/python -m bench.add
+	$(BIN)/python -m bench.popular
 	$(BIN)/python -m bench.events
 	$(BIN)/python -m bench.reload
 	$(BIN)/python -m bench.memory

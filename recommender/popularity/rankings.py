@@ -12,7 +12,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from itertools import chain
+from typing import NamedTuple
+
+import numpy as np
 
 from recommender.errors import StoreUnavailable
 from recommender.observe import Observer, ignore
@@ -21,8 +24,7 @@ from recommender.popularity.views import HOUR, LONGEST_WINDOW_HOURS, WINDOWS, Cl
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Ranked:
+class Ranked(NamedTuple):  # a tuple: a large site's refresh makes tens of thousands, 4x faster than a dataclass
     article_id: str
     score: float
     views: int
@@ -33,33 +35,43 @@ def _no_recency(article_id: str) -> float:
     return 0.0
 
 
-def rank(
-    counts: dict[str, dict[int, int]], now: float, window: str, recency: Callable[[str], float] = _no_recency
-) -> list[Ranked]:
-    """Articles by decayed views within the window, best first.
+def rank_windows(
+    counts: dict[str, dict[int, int]], now: float, recency: Callable[[str], float] = _no_recency
+) -> dict[str, list[Ranked]]:
+    """Every window's articles by decayed views, best first, from one read of the store.
 
-    The oldest bucket of the window counts only for the part of its hour that
-    lies inside the window; views in it are assumed spread evenly.
+    The oldest bucket of a window counts only for the part of its hour that lies inside
+    the window; views in it are assumed spread evenly. The arithmetic runs on arrays: a
+    week of hourly counts for a large site is hundreds of thousands of buckets, which a
+    loop in Python took seconds over, holding the GIL against the worker's requests.
     """
-    hours = WINDOWS[window]
-    half_life = hours / 4
+    article_ids = list(counts)
+    if not article_ids:
+        return {window: [] for window in WINDOWS}
+    per_article = [len(per_hour) for per_hour in counts.values()]
+    buckets = sum(per_article)
+    row_of = np.repeat(np.arange(len(article_ids)), per_article)
+    hour = np.fromiter(chain.from_iterable(counts.values()), np.float64, buckets)
+    views = np.fromiter(chain.from_iterable(map(dict.values, counts.values())), np.float64, buckets)
+    last_hour = np.fromiter(map(max, counts.values()), np.int64, len(article_ids))
+    newest = np.fromiter((recency(article_id) for article_id in article_ids), np.float64, len(article_ids))
+    names = np.array(article_ids, dtype=object)
+    ties = (np.array(article_ids), -last_hour, -newest)  # lexsort's keys, the last one first
     current = now / HOUR
-    start = current - hours
-    ranked = []
-    for article_id, per_hour in counts.items():
-        score = 0.0
-        views = 0
-        for hour, count in per_hour.items():
-            share = min(1.0, hour + 1 - start)
-            if share <= 0 or hour > current:
-                continue
-            age = max(0.0, current - (hour + 0.5))
-            score += count * share * 0.5 ** (age / half_life)
-            views += round(count * share)
-        if score > 0:
-            ranked.append(Ranked(article_id, score, views, max(per_hour)))
-    ranked.sort(key=lambda entry: (-entry.score, -recency(entry.article_id), -entry.last_hour, entry.article_id))
-    return ranked
+    rankings = {}
+    for window, hours in WINDOWS.items():
+        share = np.minimum(1.0, hour + 1 - (current - hours))
+        inside = np.flatnonzero((share > 0) & (hour <= current))  # most of a week's buckets lie outside 1h
+        share, counts_inside = share[inside], views[inside]
+        age = np.maximum(0.0, current - (hour[inside] + 0.5))
+        weight = counts_inside * share * 0.5 ** (age / (hours / 4))
+        score = np.bincount(row_of[inside], weight, len(article_ids))
+        counted = np.bincount(row_of[inside], np.round(counts_inside * share), len(article_ids))
+        kept = np.flatnonzero(score > 0)
+        order = kept[np.lexsort(tuple(key[kept] for key in ties) + (-score[kept],))]
+        columns = (names[order], score[order], counted[order].astype(np.int64), last_hour[order])
+        rankings[window] = list(map(Ranked._make, zip(*(column.tolist() for column in columns), strict=True)))
+    return rankings
 
 
 class PopularRankings:
@@ -113,7 +125,7 @@ class PopularRankings:
                 log.warning("popular lists not refreshed, serving the last ones: %s", error)
                 self.observe("refresh_error", 1)
                 return
-            rankings = {window: rank(counts, now, window, self.recency) for window in WINDOWS}
+            rankings = rank_windows(counts, now, self.recency)
             if rankings != self._rankings:  # an unchanged ranking keeps what was built from it valid
                 self._rankings = rankings
                 self.generation += 1

@@ -1,0 +1,115 @@
+"""How long a worker's Popular refresh takes as a site's views pile up over a week.
+
+Every worker recomputes the three rankings (1h, 24h, 7d) every 5 s from one read of the
+store: all hourly buckets of the last 7 days. A large site has views on thousands of
+articles every hour, so the read returns hundreds of thousands of buckets. The refresh
+runs in a background thread, but whatever it does in Python holds the GIL against the
+worker's requests, so its time is the time requests may wait.
+
+For each size (articles viewed per hour x hours of history), a SQLite store is filled,
+then timed, median of ``--repeat``: the store's read (``hourly_counts``), the ranking
+(``rank_windows``, on arrays) and, as the baseline measured in the same run, the same
+ranking computed bucket by bucket in Python, as the service did before (kept below).
+Both rankings are checked equal. Synthetic counts; no corpus needed.
+
+Rerun: ``.venv/bin/python -m bench.popular [--repeat 5]``; results also go to
+``bench/results/popular.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from recommender.popularity.rankings import Ranked, rank_windows
+from recommender.popularity.sqlite_store import SQLiteStore
+from recommender.popularity.views import HOUR, LONGEST_WINDOW_HOURS, WINDOWS, hour_of
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SIZES = ((1_000, 1), (1_000, 24), (5_000, 24), (20_000, 24), (5_000, 168))
+
+
+def loop_rank(counts: dict[str, dict[int, int]], now: float, window: str) -> list[Ranked]:
+    """The baseline: the ranking bucket by bucket, as recommender/popularity/rankings.py did before arrays."""
+    hours = WINDOWS[window]
+    half_life, current = hours / 4, now / HOUR
+    start = current - hours
+    ranked = []
+    for article_id, per_hour in counts.items():
+        score, views = 0.0, 0
+        for hour, count in per_hour.items():
+            share = min(1.0, hour + 1 - start)
+            if share <= 0 or hour > current:
+                continue
+            age = max(0.0, current - (hour + 0.5))
+            score += count * share * 0.5 ** (age / half_life)
+            views += round(count * share)
+        if score > 0:
+            ranked.append(Ranked(article_id, score, views, max(per_hour)))
+    ranked.sort(key=lambda entry: (-entry.score, 0.0, -entry.last_hour, entry.article_id))
+    return ranked
+
+
+def median_seconds(work: Callable[[], object], repeat: int) -> float:
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def measure(articles: int, hours: int, now: float, repeat: int, scratch: Path) -> dict[str, float | int]:
+    rng = random.Random(articles * hours)
+    store = SQLiteStore(scratch / f"views-{articles}-{hours}.sqlite3")
+    try:
+        current = hour_of(now)
+        for hour in range(current - hours + 1, current + 1):  # a long tail: most articles get a few views
+            store.add_counts({(f"article-{n}", hour): 1 + int(rng.paretovariate(1.2)) for n in range(articles)})
+        counts = store.hourly_counts(current - LONGEST_WINDOW_HOURS, current)
+        read = median_seconds(lambda: store.hourly_counts(current - LONGEST_WINDOW_HOURS, current), repeat)
+    finally:
+        store.close()
+    arrays = median_seconds(lambda: rank_windows(counts, now), repeat)
+    loop = median_seconds(lambda: [loop_rank(counts, now, window) for window in WINDOWS], repeat)
+    if rank_windows(counts, now) != {window: loop_rank(counts, now, window) for window in WINDOWS}:
+        raise AssertionError("the rankings differ")
+    return {
+        "articles_per_hour": articles,
+        "hours": hours,
+        "buckets": articles * hours,
+        "store_read_ms": round(read * 1000, 1),
+        "ranking_ms": round(arrays * 1000, 1),
+        "baseline_ranking_ms": round(loop * 1000, 1),
+        "ranking_ratio": round(arrays / loop, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    now = time.time()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-popular-") as scratch:
+        for articles, hours in SIZES:
+            result = measure(articles, hours, now, args.repeat, Path(scratch))
+            results.append(result)
+            print(
+                f"{articles:>6} articles x {hours:>3} h ({result['buckets']:>9,} buckets): store read "
+                f"{result['store_read_ms']:8.1f} ms, ranking {result['ranking_ms']:7.1f} ms against "
+                f"{result['baseline_ranking_ms']:8.1f} ms bucket by bucket (x{result['ranking_ratio']:.3f})",
+                flush=True,
+            )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "popular.json").write_text(json.dumps({"repeat": args.repeat, "sizes": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
