@@ -153,8 +153,11 @@ class SQLiteStore:
     def hourly_counts(self, first_hour: int, last_hour: int) -> dict[str, dict[int, int]]:
         with self._read_lock:
             try:
+                # "+hour": scan the table in its own order. The window holds nearly every row (older ones are
+                # pruned), and through the hour index each row cost a lookup in the table: 2.4 s against
+                # 0.7 s for a week of 5,000 articles an hour.
                 rows = self._read_db.execute(
-                    "SELECT article_id, hour, views FROM view_counts WHERE hour BETWEEN ? AND ?",
+                    "SELECT article_id, hour, views FROM view_counts WHERE +hour BETWEEN ? AND ?",
                     (first_hour, last_hour),
                 ).fetchall()
             except sqlite3.Error as error:
