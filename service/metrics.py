@@ -23,7 +23,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from recommender.observe import Observer, ignore
 from service.errors import error_response
 
-UNCOUNTED = "recommender.uncounted"  # in the WSGI environ of a request the service makes itself (a renewal)
 KEY = "recommender.metrics"
 VIEW_OUTCOMES = ("accepted", "bot", "rate_limited", "dropped", "flushed", "rejected")
 UNMATCHED = "unmatched"  # the endpoint label of a request no route took: never its path
@@ -160,8 +159,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def count_answered(response: Response) -> Response:
-        if not request.environ.get(UNCOUNTED):
-            count_request(app, request.endpoint or UNMATCHED, response.status_code, g.pop("metrics_started", None))
+        count_request(app, request.endpoint or UNMATCHED, response.status_code, g.pop("metrics_started", None))
         return response
 
 

@@ -13,11 +13,8 @@ as its own Cache-Control says (``max-age``, which a CDN in front honours as well
 a share of up to half fixed by a hash of its path, so that the pages built at one moment
 do not all expire together. Popular changes a little at every refresh while readers
 view pages: this recomputes a page every 15 to 30 s rather than every 5 s, and spread,
-not all at once after each refresh. And a page readers keep asking for is not even
-recomputed on a reader's time: once three quarters of its freshness passed (``RENEW_AT``),
-the next request gets the kept answer and the same request is then replayed through
-Flask, after the answer went out, to keep the new one. Lists that never consult Popular
-outlive its refreshes. At most ``capacity`` entries are kept, the least recently used going first.
+not all at once after each refresh. Lists that never consult Popular outlive its
+refreshes. At most ``capacity`` entries are kept, the least recently used going first.
 Conditional requests (If-None-Match) go through Flask, which answers with the current
 list: a 304 or a new one.
 """
@@ -26,30 +23,26 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, request
 from werkzeug.wrappers import Response as HttpResponse
 
-from service.metrics import UNCOUNTED, count_request
+from service.metrics import count_request
 
 DEFAULT_CAPACITY = 4096
 CACHEABLE = "recommender.cacheable"  # set in the WSGI environ by a view whose 200 answers may be kept
 USES_RANKING = "recommender.uses_ranking"  # set by a view whose answer consulted the Popular ranking
-RENEW_AT = 0.75  # the share of its freshness after which a kept answer is renewed, if the ranking changed
 _DROPPED_HEADERS = frozenset({"date", "server", "connection", "set-cookie"})
-log = logging.getLogger(__name__)
 _MAX_AGE = re.compile(r"\bmax-age=(\d+)")
 
 Headers = list[tuple[str, str]]
-Key = tuple[str, str, str]  # path, query string, Origin
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -61,10 +54,6 @@ class Cached:
     endpoint: str
     ranking: int | None  # the ranking generation the answer consulted; None when it consulted none
     fresh_until: float  # on the rankings' clock: reused until then even once the ranking changed
-    renew_from: float  # from then, once the ranking changed, a request that reuses it also renews it
-
-    def renewable(self, generation: int, now: float) -> bool:
-        return self.ranking is not None and self.ranking != generation and now >= self.renew_from
 
 
 def fresh_for(headers: Headers, key: tuple[str, str, str]) -> float:
@@ -82,8 +71,7 @@ class ResponseCache:
         self._snapshot: object = None
         self._entries: OrderedDict[tuple[str, str, str], Cached] = OrderedDict()
         self._lock = threading.Lock()
-        self._renewing: set[tuple[str, str, str]] = set()
-        self.hits = self.misses = self.renewed = 0
+        self.hits = self.misses = 0
 
     def get(self, snapshot: object, generation: int, now: float, key: tuple[str, str, str]) -> Cached | None:
         """The kept answer for ``key``, unless the snapshot changed, or the ranking (at ``generation``) changed
@@ -99,18 +87,6 @@ class ResponseCache:
             self._entries.move_to_end(key)
             self.hits += 1
             return entry
-
-    def claim(self, key: tuple[str, str, str]) -> bool:
-        """True for the one request that renews ``key`` until ``release``."""
-        with self._lock:
-            if key in self._renewing:
-                return False
-            self._renewing.add(key)
-            return True
-
-    def release(self, key: tuple[str, str, str]) -> None:
-        with self._lock:
-            self._renewing.discard(key)
 
     def put(self, snapshot: object, key: tuple[str, str, str], entry: Cached) -> None:
         with self._lock:
@@ -145,9 +121,17 @@ def _answer_from(cache: ResponseCache, app: Flask, inner: WsgiApp) -> WsgiApp:
         rankings = app.extensions["recommender.popularity"].rankings
         return app.extensions["recommender.holder"].live, rankings.generation, rankings.clock()
 
-    def render(environ: dict[str, Any], start_response: StartResponse, key: Key) -> Iterable[bytes]:
-        """Through Flask; a 200 from a reusable view is kept."""
+    def answer(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "GET" or "HTTP_IF_NONE_MATCH" in environ:
+            return inner(environ, start_response)
+        started = time.perf_counter()
+        key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), environ.get("HTTP_ORIGIN", ""))
         snapshot, generation, now = owner()
+        hit = cache.get(snapshot, generation, now, key)
+        if hit is not None:
+            start_response("200 OK", list(hit.headers))
+            count_request(app, hit.endpoint, 200, started)
+            return [hit.body]
         seen: dict[str, Any] = {}
 
         def keep_status(status: str, headers: Headers, exc_info: Any = None) -> Any:
@@ -165,51 +149,9 @@ def _answer_from(cache: ResponseCache, app: Flask, inner: WsgiApp) -> WsgiApp:
             if close is not None:
                 close()
         headers = [(name, value) for name, value in seen["headers"] if name.lower() not in _DROPPED_HEADERS]
-        if environ.get(USES_RANKING):
-            lifetime = fresh_for(headers, key)
-            entry = Cached(data, headers, str(endpoint), generation, now + lifetime, now + RENEW_AT * lifetime)
-        else:
-            entry = Cached(data, headers, str(endpoint), None, now, now)
-        cache.put(snapshot, key, entry)
+        consulted = generation if environ.get(USES_RANKING) else None
+        fresh_until = now + fresh_for(headers, key) if consulted is not None else now
+        cache.put(snapshot, key, Cached(data, headers, str(endpoint), consulted, fresh_until))
         return [data]
 
-    def renew(environ: dict[str, Any], key: Key) -> None:
-        """After the kept answer went out: the same request again, through Flask, not counted as one."""
-        try:
-            render({**environ, UNCOUNTED: True}, lambda status, headers, exc_info=None: None, key)
-            cache.renewed += 1
-        except Exception:
-            log.exception("a kept answer was not renewed; the next request after it expires recomputes it")
-        finally:
-            cache.release(key)
-
-    def answer(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") != "GET" or "HTTP_IF_NONE_MATCH" in environ:
-            return inner(environ, start_response)
-        started = time.perf_counter()
-        key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), environ.get("HTTP_ORIGIN", ""))
-        snapshot, generation, now = owner()
-        hit = cache.get(snapshot, generation, now, key)
-        if hit is None:
-            return render(environ, start_response, key)
-        start_response("200 OK", list(hit.headers))
-        count_request(app, hit.endpoint, 200, started)
-        if hit.renewable(generation, now) and cache.claim(key):
-            return _ThenRenew(hit.body, functools.partial(renew, environ, key))
-        return [hit.body]
-
     return answer
-
-
-class _ThenRenew:
-    """A kept answer's body whose close(), which the server calls once the body is sent, renews it: the
-    reader who asked does not wait for the renewal, and nobody waits for a recomputation."""
-
-    def __init__(self, body: bytes, renew: Callable[[], None]) -> None:
-        self._body, self._renew = body, renew
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self._body
-
-    def close(self) -> None:
-        self._renew()
