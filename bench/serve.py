@@ -17,7 +17,8 @@ same load): to the same server (the floor accepts them with an empty 202), then,
 deployed, to the beacons' own workers (``bench.harness.beacons_server``: the real app
 under granian, at a lower CPU share), the same for both sides. The service is measured in
 its steady state: from when each worker has prepared its likeliest lists in the background
-(``RECOMMENDER_WARM_ARTICLES``), which takes a few seconds after a start or a new index.
+(``RECOMMENDER_WARM_ARTICLES``), which takes a few seconds after a start or a new index, and
+after 2 s of the same load on each endpoint, which leaves every answer kept.
 
 Rerun: ``.venv/bin/python -m bench.serve [--seconds 10] [--rounds 2]``; results go to
 ``bench/results/serve.json``.
@@ -93,9 +94,9 @@ def measure(
         if floor_file is None:  # the service, measured in its steady state: each worker's likeliest lists ready
             server.wait_for_prepared_lists(2, 120)
         views_base = stack.enter_context(beacons_server(index, work)).base if ids and views_apart else server.base
-        wrk(server.base, script, 2, args.connections, {"WRK_PATHS": str(next(iter(endpoints.values())))})  # warm up
         results = {}
         for endpoint, paths_file in endpoints.items():
+            wrk(server.base, script, 2, args.connections, {"WRK_PATHS": str(paths_file)})  # warm up: every answer kept
             with ExitStack() as views:
                 if ids:
                     views.enter_context(
