@@ -14,7 +14,15 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from bench.harness import free_port, get_json, gunicorn
-from tests.browser import READER_AGENT, SCREENSHOT_ARTICLE, chromium, quoted, take_screenshots, wait_for_boxes
+from tests.browser import (
+    QUICK_POPULAR,
+    READER_AGENT,
+    SCREENSHOT_ARTICLE,
+    chromium,
+    quoted,
+    take_screenshots,
+    wait_for_boxes,
+)
 
 WIDGET = Path(__file__).resolve().parent.parent / "service" / "static" / "widget.js"
 
@@ -27,8 +35,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def service(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    environment = {"RECOMMENDER_POPULARITY_FLUSH_SECONDS": "0.25", "RECOMMENDER_POPULAR_REFRESH_SECONDS": "1"}
-    with gunicorn(bundled_index, tmp_path_factory.mktemp("browser"), **environment) as server:
+    with gunicorn(bundled_index, tmp_path_factory.mktemp("browser"), **QUICK_POPULAR) as server:
         yield server.base
 
 

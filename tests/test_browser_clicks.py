@@ -12,14 +12,14 @@ import pytest
 from playwright.sync_api import Browser
 
 from bench.harness import gunicorn
-from tests.browser import READER_AGENT, SCREENSHOT_ARTICLE, chromium, quoted, wait_for_boxes
+from tests.browser import QUICK_POPULAR, READER_AGENT, SCREENSHOT_ARTICLE, chromium, quoted, wait_for_boxes
 
 TOKEN = "editor-token"
 
 
 @pytest.fixture(scope="module")
 def service(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    environment = {"RECOMMENDER_POPULARITY_FLUSH_SECONDS": "0.25", "RECOMMENDER_ADMIN_TOKEN": TOKEN}
+    environment = {**QUICK_POPULAR, "RECOMMENDER_ADMIN_TOKEN": TOKEN}
     with gunicorn(bundled_index, tmp_path_factory.mktemp("clicks"), **environment) as server:
         yield server.base
 
