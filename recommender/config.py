@@ -163,8 +163,10 @@ class Settings:
         "RECOMMENDER_CACHE_MAX_AGE", _whole(0), 300, "seconds a CDN or browser may cache a related list"
     )
     popular_max_age: int = _setting(
-        "RECOMMENDER_POPULAR_MAX_AGE", _whole(0), 30, "the same for responses that contain Popular"
-    )
+        "RECOMMENDER_POPULAR_MAX_AGE", _whole(0), 30,
+        "the same for responses that contain Popular; also how long the service itself reuses one once Popular "
+        "changed (half of it to all of it, page by page)",
+    )  # fmt: skip
     admin_token: str | None = _setting(
         "RECOMMENDER_ADMIN_TOKEN", _optional, None,
         "enables `PUT`/`DELETE` of articles and curation for bearers of this token", shown="unset", secret=True,
