@@ -39,4 +39,4 @@ def test_ties_go_to_the_newest_article_then_to_the_one_viewed_last_then_by_id() 
     published = {"c-older": 1.0, "a-older": 1.0, "newer": 2.0, "viewed-last": 1.0, "fewer": 3.0}
     ranked = rank_windows(counts, now, published.__getitem__)["1h"]
     assert [entry.article_id for entry in ranked] == ["newer", "viewed-last", "a-older", "c-older", "fewer"]
-    assert rank_windows({}, now) == {window: [] for window in WINDOWS}
+    assert rank_windows({}, now) == rank_windows({"never-viewed": {}}, now) == {window: [] for window in WINDOWS}

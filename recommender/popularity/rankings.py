@@ -45,6 +45,7 @@ def rank_windows(
     week of hourly counts for a large site is hundreds of thousands of buckets, which a
     loop in Python took seconds over, holding the GIL against the worker's requests.
     """
+    counts = {article_id: per_hour for article_id, per_hour in counts.items() if per_hour}
     article_ids = list(counts)
     if not article_ids:
         return {window: [] for window in WINDOWS}
