@@ -70,7 +70,8 @@ RANKED_FALLBACKS = (boxes.POPULAR, boxes.RECENT)  # a box that reached these con
 
 
 def consulted_ranking() -> None:
-    """This answer depends on the Popular ranking: a kept copy is not reused once it is recomputed."""
+    """This answer depends on the Popular ranking: once that changes, a kept copy is reused only for as long as
+    its max-age (service.responses)."""
     request.environ[USES_RANKING] = True
 
 
@@ -115,7 +116,7 @@ def related(article_id: str) -> HttpResponse:
     limit = int_parameter("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     index = current_index()
     items = more_like_this_box(article_id, limit)
-    with_popular = any(item["reason"] == boxes.POPULAR for item in items)
+    with_popular = bool(request.environ.get(USES_RANKING))  # filled from Popular, or the newest when it had too few
     max_age = current_app.config["POPULAR_CACHE_MAX_AGE" if with_popular else "CACHE_MAX_AGE"]
     return cacheable(
         jsonify(article_id=article_id, items=items), max_age, article_version(index, article_id), with_popular

@@ -10,13 +10,14 @@ next ones are answered from them in a few microseconds. The cache empties when t
 snapshot changes. An answer that consulted the Popular ranking is reused while the
 ranking stays as it was; once it changed, the answer is reused only while it is as fresh
 as its own Cache-Control says (``max-age``, which a CDN in front honours as well), cut by
-a share of up to half fixed by a hash of its path, so that the pages built at one moment
+a share of up to half fixed by a hash of its key (path, query, Origin), so that the pages built at one moment
 do not all expire together. Popular changes a little at every refresh while readers
 view pages: this recomputes a page every 15 to 30 s rather than every 5 s, and spread,
 not all at once after each refresh. Lists that never consult Popular outlive its
 refreshes. At most ``capacity`` entries are kept, the least recently used going first.
 Conditional requests (If-None-Match) go through Flask, which answers with the current
-list: a 304 or a new one.
+list: a 304 or a new one. A kept answer goes out with its full max-age and no Age header,
+so a CDN that takes it late may keep Popular up to twice max-age in all.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Cached:
 
 def fresh_for(headers: Headers, key: tuple[str, str, str]) -> float:
     """Seconds an answer stays fresh by its Cache-Control, less a share of up to half that is the same for
-    a path every time and differs from path to path."""
+    a key every time and differs from key to key."""
     control = next((value for name, value in headers if name.lower() == "cache-control"), "")
     found = _MAX_AGE.search(control)
     digest = hashlib.blake2b("\n".join(key).encode(), digest_size=4).digest()

@@ -105,7 +105,7 @@ def test_settings_come_from_the_environment(
     monkeypatch.setenv("RECOMMENDER_CACHE_MAX_AGE", "42")
     client = make_app.adopt(create_app()).test_client()
     assert client.get("/healthz").get_json()["article_count"] == 14
-    assert "max-age=42" in client.get("/api/v1/articles/football-1/related").headers["Cache-Control"]
+    assert "max-age=42" in client.get("/api/v1/articles/football-1/related?fill=none").headers["Cache-Control"]
 
 
 def test_the_old_variable_names_still_work_with_a_warning(make_app: AppFactory, small_index: Path, tmp_path: Path):

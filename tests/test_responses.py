@@ -203,3 +203,14 @@ def test_a_cdn_revalidating_after_a_correction_gets_the_corrected_list(app) -> N
     assert client.get(path, headers={"If-None-Match": revalidated.headers["ETag"]}).status_code == 304
     assert client.delete("/api/v1/articles/football-1/curation", headers=AUTH).status_code == 200
     assert client.get(path).headers["ETag"] == etag  # the same list again, the same tag
+
+
+def test_a_related_list_filled_by_popular_or_by_the_newest_is_kept_like_popular(app) -> None:
+    """The fill comes from the ranking (or the newest articles while it has too few): such a list is kept for
+    Popular's max-age, by a CDN and by the service, not for the similar lists' much longer one."""
+    client = app.test_client()
+    filled = client.get("/api/v1/articles/football-1/related")
+    assert {item["reason"] for item in filled.get_json()["items"]} - {"similar"}  # no view yet: the newest
+    assert filled.headers["Cache-Control"] == f"public, max-age={app.config['POPULAR_CACHE_MAX_AGE']}"
+    similar_only = client.get("/api/v1/articles/football-1/related?fill=none")
+    assert similar_only.headers["Cache-Control"] == f"public, max-age={app.config['CACHE_MAX_AGE']}"

@@ -57,15 +57,20 @@ def rank_windows(
     last_hour = np.fromiter(map(max, counts.values()), np.int64, len(article_ids))
     newest = np.fromiter((recency(article_id) for article_id in article_ids), np.float64, len(article_ids))
     names = np.array(article_ids, dtype=object)
-    ties = (np.array(article_ids), -last_hour, -newest)  # lexsort's keys, the last one first
+    by_name = np.empty(len(article_ids), np.int64)  # each id's place in id order: ids of any length, as integers
+    by_name[np.argsort(names, kind="stable")] = np.arange(len(article_ids))
+    ties = (by_name, -last_hour, -newest)  # lexsort's keys, the last one first
     current = now / HOUR
     rankings = {}
     for window, hours in WINDOWS.items():
         share = np.minimum(1.0, hour + 1 - (current - hours))
         inside = np.flatnonzero((share > 0) & (hour <= current))  # most of a week's buckets lie outside 1h
         share, counts_inside = share[inside], views[inside]
-        age = np.maximum(0.0, current - (hour[inside] + 0.5))
-        weight = counts_inside * share * 0.5 ** (age / (hours / 4))
+        # One decay per distinct hour, by Python's own float power: numpy's may differ in the last bit on some
+        # CPUs (SIMD), and then so would near ties; a week has at most 169 hours.
+        distinct, hour_of_bucket = np.unique(hour[inside], return_inverse=True)
+        decays = [0.5 ** (max(0.0, current - (h + 0.5)) / (hours / 4)) for h in distinct.tolist()]
+        weight = counts_inside * share * np.array(decays, np.float64)[hour_of_bucket]
         score = np.bincount(row_of[inside], weight, len(article_ids))
         counted = np.bincount(row_of[inside], np.round(counts_inside * share), len(article_ids))
         kept = np.flatnonzero(score > 0)
@@ -127,7 +132,9 @@ class PopularRankings:
                 self.observe("refresh_error", 1)
                 return
             rankings = rank_windows(counts, now, self.recency)
-            if rankings != self._rankings:  # an unchanged ranking keeps what was built from it valid
+            # Unchanged only while the window has no view at all (scores decay with time): an idle site then keeps
+            # every kept answer instead of recomputing them all at each refresh.
+            if rankings != self._rankings:
                 self._rankings = rankings
                 self.generation += 1
             self.observe("refresh_seconds", time.perf_counter() - started)
