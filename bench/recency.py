@@ -1,16 +1,23 @@
 """Recency, story collapse and diversity on the dated shared corpora: what each setting does to the box.
 
-For Reuters-21578 (dated Feb-Oct 1987, with topics), Wikinews (2019-2020, no sections), and BBC News
-(five sections, stories of 2004-2005 without dates) with dates drawn at random over those two years,
-the one corpus with both sections and years (a check of the mechanism on a large candidate pool, not
-of how news ages: real follow-ups are dated close to their story), in one run, per way of reading a
-page (on its publication day, when every candidate is older; or in the whole archive, follow-ups
-included) and per setting: the median age of the similar items shown (the page article's date minus
-the item's, 0 for a newer item), same-section precision of the similar items (Reuters, BBC), the share
-of boxes holding two items of one story (cosine at or above the story threshold), the share of boxes
-that differ from what re-ranking all 30 stored neighbours would give (are 3 candidates per item
-enough?), and the time per box. The baseline is ``recency=off`` without
-story collapse, measured in the same run.
+Four corpora, in one run:
+
+- Reuters-21578: dated Feb-Oct 1987, with topics: a real wire's density and story structure;
+- Wikinews: 2019-2020, no sections, 293 articles: real years, but few candidates per page;
+- Reuters over five years: each calendar week of Reuters moved, whole, to the same week of one of
+  1987-1991 drawn at random (seeded). A wire's beats recur year after year (earnings, harvests, OPEC,
+  trade figures) while a story's follow-ups stay within their week: the one corpus with both sections
+  and an archive of several years to choose from, which is what recency is for;
+- BBC News (five sections, stories of 2004-2005 without dates) with dates drawn at random over those
+  two years: a check of the mechanism, not of how news ages (follow-ups are scattered too).
+
+Per way of reading a page (on its publication day, when every candidate is older; or in the whole
+archive, follow-ups included) and per setting: the median age of the similar items shown (the page
+article's date minus the item's, 0 for a newer item), same-section precision of the similar items
+(Reuters, BBC), the share of boxes holding two items of one story (cosine at or above the story
+threshold), the share of boxes that differ from what re-ranking all 30 stored neighbours would give
+(are 5 candidates per item enough?), and the time per box. The baselines, ``recency=off`` without
+story collapse and ``recency=off`` as a request asks for it, are measured in the same run.
 
 Rerun: ``.venv/bin/python -m bench.recency`` (``make bench``); needs ../shared/corpora and says so
 when it is absent. Results go to ``bench/results/recency.json``.
@@ -22,6 +29,7 @@ import dataclasses
 import json
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,11 +47,12 @@ BOX = 5
 NO_RERANK = RerankSettings(recency=False, story_threshold=1.01)
 SETTINGS = {
     "recency off, no collapse (baseline)": NO_RERANK,
-    "recency off, one item per story": RerankSettings(recency=False),
+    "recency off, one item per story (recency=off)": RerankSettings(recency=False),
     "half-life 30 d, floor 0.5 (default)": RerankSettings(),
     "half-life 90 d, floor 0.5": RerankSettings(half_life_days=90),
     "half-life 365 d, floor 0.5": RerankSettings(half_life_days=365),
     "half-life 30 d, floor 0.2": RerankSettings(half_life_days=30, recency_floor=0.2),
+    "half-life 30 d, floor 0": RerankSettings(half_life_days=30, recency_floor=0.0),
     "default + diversity 0.2": RerankSettings(diversity=0.2),
     "default + diversity 0.4": RerankSettings(diversity=0.4),
 }
@@ -64,6 +73,8 @@ def not_yet_published(live: LiveIndex, article_id: str) -> set[str]:
 
 RANDOM_DATES = "bbc, random dates 2004-2005"
 RANDOM_DATES_SPAN = (datetime(2004, 1, 1, tzinfo=UTC), datetime(2006, 1, 1, tzinfo=UTC))
+WEEKS_OVER_YEARS = "reuters, weeks moved over 1987-1991"
+YEARS = 5
 
 
 def with_random_dates(articles: list[Article], seed: int = 0) -> list[Article]:
@@ -76,11 +87,41 @@ def with_random_dates(articles: list[Article], seed: int = 0) -> list[Article]:
     ]
 
 
+def weeks_over_years(articles: list[Article], years: int = YEARS, seed: int = 0) -> list[Article]:
+    """Each ISO week moved, whole, by 0 to ``years`` - 1 times 52 weeks (same weekday), drawn at random.
+
+    Keeps the wire's texts, its sections and the days between a story's follow-ups within a week, and
+    gives a page published later the earlier years' takes on its beat to choose from.
+    """
+    rng = np.random.default_rng(seed)
+    shift: dict[tuple[int, int], int] = {}
+    moved = []
+    for article in articles:
+        if article.published_at:
+            published = datetime.fromisoformat(article.published_at)
+            week = published.isocalendar()[:2]
+            years_later = shift.setdefault(week, int(rng.integers(0, years)))
+            article = dataclasses.replace(
+                article, published_at=(published + timedelta(weeks=52 * years_later)).isoformat()
+            )
+        moved.append(article)
+    return moved
+
+
+# Each corpus: its folder under SHARED_CORPORA, and what is done to its dates.
+CORPORA: dict[str, tuple[str, Callable[[list[Article]], list[Article]] | None]] = {
+    "reuters21578": ("reuters21578", None),
+    "wikinews": ("wikinews", None),
+    WEEKS_OVER_YEARS: ("reuters21578", weeks_over_years),
+    RANDOM_DATES: ("bbc", with_random_dates),
+}
+
+
 def measure(name: str, pages: int = 3000) -> list[dict[str, object]]:
-    folder = "bbc" if name == RANDOM_DATES else name
+    folder, redate = CORPORA[name]
     corpus = load_corpus(SHARED_CORPORA / folder / "articles.jsonl", max_bad_fraction=1.0)
-    if name == RANDOM_DATES:
-        corpus = dataclasses.replace(corpus, articles=with_random_dates(corpus.articles))
+    if redate is not None:
+        corpus = dataclasses.replace(corpus, articles=redate(corpus.articles))
     live = LiveIndex(build_index(corpus))
     dated = [a for a in corpus.articles if a.published_at]
     sample = [dated[i] for i in np.random.default_rng(0).choice(len(dated), min(pages, len(dated)), replace=False)]
@@ -148,7 +189,7 @@ def main() -> None:
     if not SHARED_CORPORA.is_dir():
         print(f"{SHARED_CORPORA} is absent: the recency benchmark needs the shared corpora; nothing measured")
         return
-    rows = [row for name in ("reuters21578", "wikinews", RANDOM_DATES) for row in measure(name)]
+    rows = [row for name in CORPORA for row in measure(name)]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "recency.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import sparse
 
+from bench.recency import weeks_over_years
+from recommender.indexing.corpus import Article
 from recommender.indexing.rerank import DAY, Candidate, RerankSettings, recency_factor, rerank
 from tests.conftest import AppFactory
 
@@ -115,3 +118,22 @@ def test_recency_only_reorders_items_above_the_floor(make_app: AppFactory, small
     for query in ("", "&recency=off", "&half_life_days=0.01&recency_floor=0", "&diversity=1"):
         items = client.get(f"/api/v1/articles/football-1/related?fill=none&limit=50{query}").get_json()["items"]
         assert {item["id"] for item in items} == {"football-2", "football-3"}, query  # the two above 0.2
+
+
+def test_the_archive_over_years_moves_whole_weeks_by_whole_years() -> None:
+    """The evaluation corpus of bench/recency.py: a story's follow-ups stay together, weekdays kept."""
+    start = datetime.fromisoformat("1987-03-02T09:00:00+00:00")  # a Monday
+    articles = [
+        Article(f"a{day}", "t", "b", published_at=(start + timedelta(days=day)).isoformat()) for day in range(0, 210)
+    ] + [Article("undated", "t", "b")]
+    moved = weeks_over_years(articles, years=5)
+    assert moved[-1] == articles[-1]
+    shifts: dict[tuple[int, int], set[timedelta]] = {}
+    for before, after in zip(articles[:-1], moved[:-1], strict=True):
+        published = datetime.fromisoformat(before.published_at or "")
+        shift = datetime.fromisoformat(after.published_at or "") - published
+        assert shift % timedelta(weeks=52) == timedelta(0) and timedelta(0) <= shift < timedelta(weeks=5 * 52)
+        shifts.setdefault(published.isocalendar()[:2], set()).add(shift)
+    assert all(len(week) == 1 for week in shifts.values())  # every week moved whole
+    assert len(set().union(*shifts.values())) == 5  # 30 weeks spread over all five years
+    assert weeks_over_years(articles, years=5) == moved  # seeded: the benchmark can be rerun
