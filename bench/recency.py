@@ -17,7 +17,9 @@ article's date minus the item's, 0 for a newer item), same-section precision of 
 (Reuters, BBC), the share of boxes holding two items of one story (cosine at or above the story
 threshold), the share of boxes that differ from what re-ranking all 30 stored neighbours would give
 (are 5 candidates per item enough?), and the time per box. The baselines, ``recency=off`` without
-story collapse and ``recency=off`` as a request asks for it, are measured in the same run.
+story collapse and ``recency=off`` as a request asks for it, are measured in the same run. Then, on
+the two Reuters corpora, what an index of 100 neighbours per article instead of 30, all re-ranked,
+would change (``bench/results/recency-neighbours.json``): how many neighbours does re-ranking need?
 
 Rerun: ``.venv/bin/python -m bench.recency`` (``make bench``); needs ../shared/corpora and says so
 when it is absent. Results go to ``bench/results/recency.json``.
@@ -36,8 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.synth import SHARED_CORPORA
-from recommender.indexing.corpus import Article, load_corpus
+from recommender.indexing.corpus import Article, Corpus, load_corpus
 from recommender.indexing.index import build_index
+from recommender.indexing.neighbours import SearchSettings
 from recommender.indexing.rerank import DAY, RerankSettings
 from recommender.serving import boxes
 from recommender.serving.live import LiveIndex
@@ -117,51 +120,121 @@ CORPORA: dict[str, tuple[str, Callable[[list[Article]], list[Article]] | None]] 
 }
 
 
-def measure(name: str, pages: int = 3000) -> list[dict[str, object]]:
+def corpus_and_pages(name: str, pages: int) -> tuple[Corpus, list[Article]]:
+    """The corpus with its dates as CORPORA says, and a seeded sample of its dated articles."""
     folder, redate = CORPORA[name]
     corpus = load_corpus(SHARED_CORPORA / folder / "articles.jsonl", max_bad_fraction=1.0)
     if redate is not None:
         corpus = dataclasses.replace(corpus, articles=redate(corpus.articles))
-    live = LiveIndex(build_index(corpus))
     dated = [a for a in corpus.articles if a.published_at]
     sample = [dated[i] for i in np.random.default_rng(0).choice(len(dated), min(pages, len(dated)), replace=False)]
+    return corpus, sample
+
+
+@dataclasses.dataclass
+class Boxes:
+    """The boxes of a sample of pages, as one setting and one way of reading them give them."""
+
+    ids: list[list[str]]
+    ages: list[float]  # days, the page's date minus the item's: negative for a newer item
+    same_section: int
+    judged: int
+    seconds: list[float]
+
+    def summary(self) -> dict[str, object]:
+        ages = [max(0.0, a) for a in self.ages]  # age as recency sees it: 0 for a newer item
+        return {
+            "median_age_days": round(statistics.median(ages), 1) if ages else None,
+            "mean_age_days": round(statistics.fmean(ages), 1) if ages else None,
+            "median_distance_days": round(statistics.median(abs(a) for a in self.ages), 1) if ages else None,
+            "section_precision": round(self.same_section / self.judged, 4) if self.judged else None,
+        }
+
+
+def read_boxes(
+    live: LiveIndex,
+    sample: list[Article],
+    view: str,
+    rerank: RerankSettings,
+    candidates_per_item: int = boxes.CANDIDATES_PER_ITEM,
+) -> Boxes:
+    read = Boxes([], [], 0, 0, [])
+    for article in sample:
+        exclude = {article.id} | (not_yet_published(live, article.id) if view == PUBLICATION_DAY else set())
+        started = time.perf_counter()
+        items = boxes.similar_items(live, article.id, BOX, live.floor, rerank, exclude, candidates_per_item)
+        read.seconds.append(time.perf_counter() - started)
+        page = live.published_timestamp(article.id)
+        for item in items:
+            published = live.published_timestamp(item.article["id"])
+            if np.isfinite(published) and np.isfinite(page):
+                read.ages.append((page - published) / DAY)
+            if article.section and item.article.get("section"):
+                read.judged += 1
+                read.same_section += item.article["section"] == article.section
+        read.ids.append([item.article["id"] for item in items])
+    return read
+
+
+def changed_share(before: Boxes, after: Boxes) -> float:
+    return round(sum(a != b for a, b in zip(before.ids, after.ids, strict=True)) / len(before.ids), 4)
+
+
+def measure(name: str, pages: int = 3000) -> list[dict[str, object]]:
+    corpus, sample = corpus_and_pages(name, pages)
+    live = LiveIndex(build_index(corpus))
     rows: list[dict[str, object]] = []
     for view, setting, rerank in [(view, *setting) for view in VIEWS for setting in SETTINGS.items()]:
-        ages, hits, judged, story_boxes, differ, seconds = [], 0, 0, 0, 0, []
-        for article in sample:
-            exclude = {article.id} | (not_yet_published(live, article.id) if view == PUBLICATION_DAY else set())
-            started = time.perf_counter()
-            items = boxes.similar_items(live, article.id, BOX, live.floor, rerank, exclude)
-            seconds.append(time.perf_counter() - started)
-            page = live.published_timestamp(article.id)
-            for item in items:
-                published = live.published_timestamp(item.article["id"])
-                if np.isfinite(published) and np.isfinite(page):
-                    ages.append((page - published) / DAY)
-                if article.section and item.article.get("section"):
-                    judged += 1
-                    hits += item.article["section"] == article.section
-            ids = [item.article["id"] for item in items]
-            story_boxes += any(live.same_story(a, b) for n, a in enumerate(ids) for b in ids[n + 1 :])
-            # Every stored neighbour as a candidate: what more candidates would change.
-            full = boxes.similar_items(live, article.id, BOX, live.floor, rerank, exclude, candidates_per_item=30)
-            differ += [i.article["id"] for i in full] != ids
+        read = read_boxes(live, sample, view, rerank)
+        story_boxes = sum(
+            any(live.same_story(a, b) for n, a in enumerate(ids) for b in ids[n + 1 :]) for ids in read.ids
+        )
+        # Every stored neighbour as a candidate: what more candidates would change.
+        every_stored = read_boxes(live, sample, view, rerank, candidates_per_item=30)
         rows.append(
-            {
-                "corpus": name,
-                "view": view,
-                "setting": setting,
-                # Age as recency sees it (0 for a newer item), and the distance in time either way.
-                "median_age_days": round(statistics.median(max(0.0, a) for a in ages), 1) if ages else None,
-                "mean_age_days": round(statistics.fmean(max(0.0, a) for a in ages), 1) if ages else None,
-                "median_distance_days": round(statistics.median(abs(a) for a in ages), 1) if ages else None,
-                "section_precision": round(hits / judged, 4) if judged else None,
+            {"corpus": name, "view": view, "setting": setting}
+            | read.summary()
+            | {
                 "boxes_with_one_story_twice": round(story_boxes / len(sample), 4),
-                "boxes_changed_by_more_candidates": round(differ / len(sample), 4),
-                "median_ms_per_box": round(1000 * statistics.median(seconds), 3),
+                "boxes_changed_by_more_candidates": changed_share(read, every_stored),
+                "median_ms_per_box": round(1000 * statistics.median(read.seconds), 3),
             }
         )
         print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def more_neighbours(name: str, neighbours: int = 100, pages: int = 3000) -> list[dict[str, object]]:
+    """What an index holding ``neighbours`` per article, all of them re-ranked, would change in the boxes.
+
+    The served index stores 30 and a box of 5 re-ranks 25: over years, fresh candidates ranked lower on
+    wording are what recency looks for. On the publication day the deeper list also stands in for the
+    neighbours newer than the page that the reading leaves out (the day's index had older ones instead).
+    """
+    corpus, sample = corpus_and_pages(name, pages)
+    served = LiveIndex(build_index(corpus))
+    deeper = LiveIndex(build_index(corpus, search_settings=SearchSettings(k=neighbours)))
+    # With recency floor f, an item can reach the box only if its similarity is at least f times the fifth
+    # best: how many of a page's neighbours are within that reach (of the deeper list; after collapse, fewer)?
+    f = RerankSettings().recency_floor
+    reach = []
+    for article in sample:
+        similarities = [n.score for n in deeper.related(article.id, neighbours, deeper.floor)]
+        fifth = similarities[BOX - 1] if len(similarities) >= BOX else 0.0
+        reach.append(sum(s >= f * fifth for s in similarities))
+    beyond = {"pages with more than 30 neighbours within reach": round(float(np.mean(np.array(reach) > 30)), 4)}
+    rows: list[dict[str, object]] = []
+    for view in VIEWS:
+        for setting in ("recency off, one item per story (recency=off)", "half-life 30 d, floor 0.5 (default)"):
+            stored = read_boxes(served, sample, view, SETTINGS[setting])
+            deep = read_boxes(deeper, sample, view, SETTINGS[setting], candidates_per_item=neighbours)
+            rows.append(
+                {"corpus": name, "view": view, "setting": setting, "boxes_changed": changed_share(stored, deep)}
+                | beyond
+                | {f"30 stored: {key}": value for key, value in stored.summary().items()}
+                | {f"{neighbours} stored: {key}": value for key, value in deep.summary().items()}
+            )
+            print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -190,8 +263,10 @@ def main() -> None:
         print(f"{SHARED_CORPORA} is absent: the recency benchmark needs the shared corpora; nothing measured")
         return
     rows = [row for name in CORPORA for row in measure(name)]
+    deeper = [row for name in ("reuters21578", WEEKS_OVER_YEARS) for row in more_neighbours(name)]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "recency.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (RESULTS / "recency-neighbours.json").write_text(json.dumps(deeper, indent=2) + "\n")
     print(table(rows))
 
 
