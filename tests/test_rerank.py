@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from bench.recency import weeks_over_years
+from bench.dated import weeks_over_years
+from recommender.cli import main
 from recommender.indexing.corpus import Article
 from recommender.indexing.rerank import DAY, Candidate, RerankSettings, recency_factor, rerank
-from tests.conftest import AppFactory
+from tests.conftest import AppFactory, write_jsonl
 
 PAGE = 1_790_000_000.0
 
@@ -121,7 +122,7 @@ def test_recency_only_reorders_items_above_the_floor(make_app: AppFactory, small
 
 
 def test_the_archive_over_years_moves_whole_weeks_by_whole_years() -> None:
-    """The evaluation corpus of bench/recency.py: a story's follow-ups stay together, weekdays kept."""
+    """The archive over years of bench/recency.py: a story's follow-ups stay together, weekdays kept."""
     start = datetime.fromisoformat("1987-03-02T09:00:00+00:00")  # a Monday
     articles = [
         Article(f"a{day}", "t", "b", published_at=(start + timedelta(days=day)).isoformat()) for day in range(0, 210)
@@ -137,3 +138,42 @@ def test_the_archive_over_years_moves_whole_weeks_by_whole_years() -> None:
     assert all(len(week) == 1 for week in shifts.values())  # every week moved whole
     assert len(set().union(*shifts.values())) == 5  # 30 weeks spread over all five years
     assert weeks_over_years(articles, years=5) == moved  # seeded: the benchmark can be rerun
+
+
+def test_a_shorter_box_begins_with_the_longer_boxs_first_items(make_app: AppFactory, tmp_path: Path) -> None:
+    """Every stored neighbour is re-ranked, whatever the limit: a fresh item ranked 15th on wording leads both."""
+
+    def word(stem: str, number: int) -> str:  # the vectoriser keeps letters only
+        return stem + "".join(chr(ord("a") + int(digit)) for digit in str(number))
+
+    shared = " ".join(word("topic", n) for n in range(20))
+
+    def filler(rank: int) -> str:  # words of this take alone, and of its echo (a word must be in two articles)
+        return " ".join(word(f"filler{word('x', rank)}x", n) for n in range(20 + 3 * rank))
+
+    page = {"id": "page", "title": "Page", "body": shared, "published_at": "2026-11-20T08:00:00+00:00"}
+    rows = [page] + [
+        {
+            "id": f"take-{rank}",
+            "title": f"Take {rank}",
+            "body": f"{shared} {filler(rank)}",
+            # the least similar is this morning's follow-up; the others are years old
+            "published_at": "2026-11-20T07:00:00+00:00" if rank == 15 else f"20{10 + rank % 5}-01-01T00:00:00+00:00",
+        }
+        for rank in range(1, 16)
+    ]
+    others = [{"id": f"echo-{rank}", "title": "Echo", "body": filler(rank)} for rank in range(1, 16)]
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", rows + others)
+    assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "index")]) == 0
+    client = make_app(tmp_path / "index", tmp_path).test_client()
+
+    def box(query: str) -> list[str]:
+        response = client.get(f"/api/v1/articles/page/related?fill=none&min_score=0&{query}")
+        return [item["id"] for item in response.get_json()["items"]]
+
+    by_wording = box("recency=off&limit=15")
+    assert by_wording[-1] == "take-15"  # 15th on wording
+    longest = box("limit=5")
+    assert longest[0] == "take-15"
+    for limit in (1, 2, 3, 4):
+        assert box(f"limit={limit}") == longest[:limit]

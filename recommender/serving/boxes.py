@@ -9,6 +9,7 @@ No box repeats the page article or anything already shown on the page.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -106,9 +107,10 @@ def _take(
     return taken
 
 
-# Re-ranking looks at this many times the box's size of similar candidates: enough for recency to bring
-# a fresher item up and for a collapsed story to leave room, few enough to stay a lookup (bench/recency.py).
-CANDIDATES_PER_ITEM = 5
+# Re-ranking looks at every neighbour the index holds for the article (30 by default, and the day's added
+# articles that list it), whatever the box's size: a fresh item low on wording can lead the box, and a box
+# of 3 begins as the box of 5 does. Still a lookup: a few dozen candidates (bench/recency.py).
+EVERY_STORED_NEIGHBOUR = sys.maxsize
 
 
 def similar_items(
@@ -118,18 +120,13 @@ def similar_items(
     min_score: float,
     settings: RerankSettings,
     shown: set[str],
-    candidates_per_item: int = CANDIDATES_PER_ITEM,
 ) -> list[Item]:
     """The similar articles at or above ``min_score``, re-ranked for recency, one per story, diversity.
 
     Computed once per served snapshot and request shape: the re-rank costs a few hundred microseconds.
     """
-    key = ("similar", article_id, limit, min_score, settings, frozenset(shown), candidates_per_item)
-    return list(
-        index.memoised(
-            key, lambda: _similar_items(index, article_id, limit, min_score, settings, shown, candidates_per_item)
-        )
-    )
+    key = ("similar", article_id, limit, min_score, settings, frozenset(shown))
+    return list(index.memoised(key, lambda: _similar_items(index, article_id, limit, min_score, settings, shown)))
 
 
 def _similar_items(
@@ -139,10 +136,8 @@ def _similar_items(
     min_score: float,
     settings: RerankSettings,
     shown: set[str],
-    candidates_per_item: int,
 ) -> list[Item]:
-    wanted = limit + len(shown)
-    neighbours = index.related(article_id, candidates_per_item * wanted, min_score)
+    neighbours = index.related(article_id, EVERY_STORED_NEIGHBOUR, min_score)
     if min_score > 0.0:  # the floor is on: a cosine resting on one or two words is not similarity
         neighbours = [
             n for n, thin in zip(neighbours, thin_matches(index, article_id, neighbours), strict=True) if not thin
