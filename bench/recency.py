@@ -133,7 +133,7 @@ def older_similar(live: LiveIndex, sample: list[Article]) -> dict[str, object]:
     box fresher where there are more than the box shows."""
     counts = []
     for article in sample:
-        above = live.related(article.id, boxes.EVERY_STORED_NEIGHBOUR, live.floor)
+        above = live.related(article.id, live.neighbours_per_article, live.floor)
         similar = [n for n, thin in zip(above, boxes.thin_matches(live, article.id, above), strict=True) if not thin]
         page = live.published_timestamp(article.id)
         counts.append(sum(live.published_timestamp(n.article["id"]) <= page for n in similar))

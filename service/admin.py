@@ -58,7 +58,7 @@ def put_article(article_id: str) -> Response:
     holder.changes.put(article)  # type: ignore[union-attr]
     holder.refresh()
     live = current_index()
-    above = live.related(article_id, boxes.EVERY_STORED_NEIGHBOUR, live.floor)
+    above = live.related(article_id, live.neighbours_per_article, live.floor)
     similar = [n for n, thin in zip(above, boxes.thin_matches(live, article_id, above), strict=True) if not thin]
     related = [{"id": n.article["id"], "score": round(n.score, 4)} for n in similar[:5]]
     response = jsonify(

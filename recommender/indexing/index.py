@@ -117,6 +117,11 @@ class Index:
         return float(self.manifest["relevance"]["floor"])
 
     @property
+    def neighbours_per_article(self) -> int:
+        """How many neighbours each article's stored list holds (``recommender build --k``)."""
+        return int(self.neighbour_ids.shape[1])
+
+    @property
     def min_shared_words(self) -> float:
         """How many words a similar item's cosine must rest on; 0 (off) for an index built before the test."""
         return float(self.manifest["relevance"].get("min_shared_words", 0.0))

@@ -9,7 +9,6 @@ No box repeats the page article or anything already shown on the page.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -62,6 +61,8 @@ class ServedIndex(Protocol):
     @property
     def min_shared_words(self) -> float: ...
     @property
+    def neighbours_per_article(self) -> int: ...
+    @property
     def rerank_settings(self) -> RerankSettings: ...
 
 
@@ -107,10 +108,10 @@ def _take(
     return taken
 
 
-# Re-ranking looks at every neighbour the index holds for the article (30 by default, and the day's added
-# articles that list it), whatever the box's size: a fresh item low on wording can lead the box, and a box
-# of 3 begins as the box of 5 does. Still a lookup: a few dozen candidates (bench/recency.py).
-EVERY_STORED_NEIGHBOUR = sys.maxsize
+# Re-ranking looks at as many candidates as the index stores per article (30 by default: the best of the
+# stored list and of the day's added articles that list this one), or as the box needs if more, whatever
+# the box's size: a fresh item low on wording can lead the box, and a box of 3 begins as the box of 5 does.
+# Bounded so that it stays a lookup, however many articles the day adds on one story (bench/recency.py).
 
 
 def similar_items(
@@ -137,7 +138,7 @@ def _similar_items(
     settings: RerankSettings,
     shown: set[str],
 ) -> list[Item]:
-    neighbours = index.related(article_id, EVERY_STORED_NEIGHBOUR, min_score)
+    neighbours = index.related(article_id, max(index.neighbours_per_article, limit + len(shown)), min_score)
     if min_score > 0.0:  # the floor is on: a cosine resting on one or two words is not similarity
         neighbours = [
             n for n, thin in zip(neighbours, thin_matches(index, article_id, neighbours), strict=True) if not thin

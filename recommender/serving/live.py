@@ -69,6 +69,10 @@ class LiveIndex:
         return self.base.min_shared_words
 
     @property
+    def neighbours_per_article(self) -> int:
+        return self.base.neighbours_per_article
+
+    @property
     def rerank_settings(self) -> RerankSettings:
         return self.base.rerank_settings
 
@@ -132,20 +136,16 @@ class LiveIndex:
         return value
 
     def dense_rows(self, article_ids: Sequence[str]) -> np.ndarray:
-        """The rows of several served articles, in order, as one dense array over the union of their terms.
-
-        A box's candidates share a few hundred terms, so products and cosines among them are a small
-        dense product. Slicing the sparse matrix and multiplying the slices cost 0.5 ms of a request.
-        """
+        """The rows of several served articles, in order, as one dense array over the union of their terms: a
+        box's candidates share a few hundred terms (slicing the sparse matrix cost 0.5 ms of a request)."""
         parts = [self._row(article_id) for article_id in article_ids]
         if not parts:
             return np.zeros((0, 0), np.float32)
         terms = np.concatenate([terms for terms, _ in parts])
         columns, column_of = np.unique(terms, return_inverse=True)
         rows = np.zeros((len(parts), columns.size), np.float32)
-        rows[np.repeat(np.arange(len(parts)), [terms.size for terms, _ in parts]), column_of] = np.concatenate(
-            [weights for _, weights in parts]
-        )
+        per_row = [terms.size for terms, _ in parts]
+        rows[np.repeat(np.arange(len(parts)), per_row), column_of] = np.concatenate([w for _, w in parts])
         return rows
 
     def same_story(self, article_id: str, other_id: str) -> bool:
